@@ -1,0 +1,79 @@
+# imagegen: `make run` starts the whole system locally; `make test` installs what it needs and tests it.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --warn-undefined-variables --no-builtin-rules
+
+# uv manages the Python environment; when it is not installed, a private copy is bootstrapped
+# from PyPI into .tools/ (nothing is installed system-wide).
+UV := $(shell command -v uv 2>/dev/null || echo .tools/bin/uv)
+PYTHON := .venv/bin/python
+PROTO_FILES := $(shell cd protos && find imagegen -name '*.proto' | sort)
+STATE_DIR ?= .local
+NAME ?= team
+PLAN ?= free
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.PHONY: sync
+sync: $(UV) ## install the locked Python environment into .venv
+	$(UV) sync --frozen --quiet
+
+.PHONY: proto
+proto: sync ## regenerate gen/python from protos/
+	rm -rf gen/python/imagegen
+	$(PYTHON) -m grpc_tools.protoc -I protos --python_out=gen/python --grpc_python_out=gen/python \
+		--pyi_out=gen/python $(PROTO_FILES)
+
+.PHONY: proto-check
+proto-check: sync ## fail when gen/python differs from what protos/ generates
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m grpc_tools.protoc -I protos --python_out=$$tmp --grpc_python_out=$$tmp \
+		--pyi_out=$$tmp $(PROTO_FILES) && \
+	diff -r -x __pycache__ $$tmp/imagegen gen/python/imagegen || \
+	{ echo "gen/python is stale: run 'make proto' and commit the result" >&2; exit 1; }
+
+.PHONY: lint
+lint: sync ## ruff lint and format check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+.PHONY: fmt
+fmt: sync ## format the code
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+.PHONY: test-unit
+test-unit: sync ## unit tests only (no services)
+	$(UV) run --frozen pytest -m "not integration and not e2e"
+
+.PHONY: test-integration
+test-integration: sync ## integration tests against real Postgres, NATS and S3
+	$(UV) run --frozen pytest -m integration
+
+.PHONY: test-e2e
+test-e2e: sync ## end-to-end tests of the whole stack over HTTP
+	$(UV) run --frozen pytest -m e2e
+
+.PHONY: test
+test: sync proto-check lint ## everything CI runs: generated-code drift, lint, unit, integration and e2e tests
+	$(UV) run --frozen pytest
+
+.PHONY: run
+run: sync ## start the whole system locally until Ctrl-C (state and logs in .local/)
+	$(PYTHON) -m imagegen_devstack --state-dir $(STATE_DIR) run
+
+.PHONY: team
+team: sync ## create a team on the running system: make team NAME=acme PLAN=basic
+	@$(PYTHON) -m imagegen_devstack --state-dir $(STATE_DIR) team --name "$(NAME)" --plan "$(PLAN)"
+
+.PHONY: clean
+clean: ## remove local state, the environment and caches
+	rm -rf .local .venv .tools .pytest_cache .ruff_cache

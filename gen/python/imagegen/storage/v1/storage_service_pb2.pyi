@@ -1,0 +1,42 @@
+from imagegen.storage.v1 import storage_pb2 as _storage_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImportFileRequest(_message.Message):
+    __slots__ = ("team_id", "kind", "owner_id", "source_url", "idempotency_key")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_URL_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    kind: _storage_pb2.FileKind
+    owner_id: str
+    source_url: str
+    idempotency_key: str
+    def __init__(self, team_id: _Optional[str] = ..., kind: _Optional[_Union[_storage_pb2.FileKind, str]] = ..., owner_id: _Optional[str] = ..., source_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class ImportFileResponse(_message.Message):
+    __slots__ = ("file",)
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    file: _storage_pb2.StoredFile
+    def __init__(self, file: _Optional[_Union[_storage_pb2.StoredFile, _Mapping]] = ...) -> None: ...
+
+class SignFileUrlsRequest(_message.Message):
+    __slots__ = ("team_id", "file_ids")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_IDS_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    file_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, team_id: _Optional[str] = ..., file_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SignFileUrlsResponse(_message.Message):
+    __slots__ = ("signed_urls",)
+    SIGNED_URLS_FIELD_NUMBER: _ClassVar[int]
+    signed_urls: _containers.RepeatedCompositeFieldContainer[_storage_pb2.SignedUrl]
+    def __init__(self, signed_urls: _Optional[_Iterable[_Union[_storage_pb2.SignedUrl, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Plumbing every imagegen service shares; no business rules live here."""

@@ -1,0 +1,33 @@
+"""JetStream streams, subjects and the broker every service uses to publish and consume events."""
+
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError
+
+from faststream.nats import JStream, NatsBroker
+
+# One stream per context that publishes events (STYLE.md section 8). Every process that
+# touches a stream declares it with ensure_stream; subscribers refer to it by name only.
+GENERATION_STREAM_CONFIG = StreamConfig(
+    name="GENERATION",
+    subjects=["generation.v1.>"],
+    # Window in which a re-sent outbox row (same Nats-Msg-Id) is dropped as a duplicate.
+    duplicate_window=600,
+)
+GENERATION_STREAM = JStream(name="GENERATION", declare=False)
+
+JOB_QUEUED_SUBJECT = "generation.v1.job.queued"
+JOB_FINISHED_SUBJECT = "generation.v1.job.finished"
+
+
+def create_broker(nats_url: str) -> NatsBroker:
+    # Reconnect forever: a NATS restart must not take a service down.
+    return NatsBroker(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+
+
+async def ensure_stream(broker: NatsBroker, config: StreamConfig) -> None:
+    """Create the stream, or bring an existing one to this configuration."""
+    js = broker.config.connection_state.stream
+    try:
+        await js.add_stream(config)
+    except BadRequestError:
+        await js.update_stream(config)

@@ -1,0 +1,106 @@
+"""Transactional outbox: events are written with the state change and relayed to JetStream.
+
+A crash between commit and publish cannot lose an event (the row stays unsent and is relayed
+later), and a crash after publish but before marking the row sent cannot duplicate it for
+consumers: the row id is the JetStream message id, which the stream deduplicates.
+"""
+
+import asyncio
+import logging
+import uuid
+
+from faststream.nats import NatsBroker
+from google.protobuf.message import Message
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from imagegen_platform.context import REQUEST_ID_HEADER
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", String, primary_key=True),
+        Column("subject", String, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("request_id", String),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+    )
+
+
+async def add_event(
+    connection: AsyncConnection, table: Table, subject: str, event: Message, request_id: str | None
+) -> None:
+    """Write an event inside the caller's transaction."""
+    await connection.execute(
+        table.insert().values(
+            id=str(uuid.uuid4()),
+            subject=subject,
+            payload=event.SerializeToString(),
+            request_id=request_id,
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes unsent rows in creation order; several relays may run, rows are claimed with SKIP LOCKED."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        table: Table,
+        broker: NatsBroker,
+        stream: str,
+        *,
+        batch_size: int = 100,
+        idle_seconds: float = 0.1,
+    ) -> None:
+        self.engine = engine
+        self.table = table
+        self.broker = broker
+        self.stream = stream
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were sent."""
+        async with self.engine.begin() as connection:
+            rows = (
+                await connection.execute(
+                    select(self.table)
+                    .where(self.table.c.published_at.is_(None))
+                    .order_by(self.table.c.created_at, self.table.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                headers = {"Nats-Msg-Id": row.id}
+                if row.request_id:
+                    headers[REQUEST_ID_HEADER] = row.request_id
+                await self.broker.publish(row.payload, row.subject, headers=headers, stream=self.stream)
+            if rows:
+                await connection.execute(
+                    update(self.table)
+                    .where(self.table.c.id.in_([row.id for row in rows]))
+                    .values(published_at=func.now())
+                )
+            return len(rows)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                sent = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # NATS or Postgres may be restarting; rows stay unsent and are retried.
+                log.exception("outbox relay failed; retrying")
+                sent = 0
+                await asyncio.sleep(1.0)
+            if sent < self.batch_size:
+                await asyncio.sleep(self.idle_seconds)

@@ -1,0 +1,10 @@
+from pydantic_settings import SettingsConfigDict
+
+from imagegen_platform.config import ServiceSettings
+
+
+class CreditsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CREDITS_", extra="ignore")
+
+    grpc_port: int = 50053
+    nats_url: str = "nats://127.0.0.1:4222"

@@ -1,0 +1,37 @@
+"""`imagegen-gateway migrate` upgrades the identity schema; `imagegen-gateway serve` runs the HTTP API."""
+
+import argparse
+from pathlib import Path
+
+import uvicorn
+
+from imagegen_gateway.adapters.tables import SCHEMA
+from imagegen_gateway.app import create_app
+from imagegen_gateway.config import GatewaySettings
+from imagegen_platform import db
+from imagegen_platform.logging import configure_logging
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="imagegen-gateway")
+    parser.add_argument("command", choices=["migrate", "serve"])
+    args = parser.parse_args()
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level)
+    if args.command == "migrate":
+        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+    else:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""The FastAPI application: routers, error shape, request ids, and clients opened in the lifespan."""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
+from imagegen_gateway.adapters.services import Services
+from imagegen_gateway.config import GatewaySettings
+from imagegen_gateway.errors import install_error_handlers
+from imagegen_gateway.routes import credits, generate, reference_models, webhooks
+from imagegen_platform import db
+from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
+
+
+class RequestIdMiddleware:
+    """Gives every request an id (the caller's X-Request-Id if sane), for logs, peers and the response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        value = given if 0 < len(given) <= 128 and given.isprintable() else f"req_{uuid.uuid4().hex}"
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", value.encode())]
+            await send(message)
+
+        token = request_id_var.set(value)
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id_var.reset(token)
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = db.create_engine(settings.database_url)
+        app.state.services = Services.connect(settings)
+        async with httpx.AsyncClient() as http:
+            app.state.fal_verifier = FalWebhookVerifier(
+                settings.fal_jwks_url, settings.fal_webhook_tolerance_seconds, http
+            )
+            yield
+        await app.state.services.close()
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="imagegen API",
+        description="Train LoRA image models on a reference catalog and generate images, paid with credits.",
+        version="1.0.0",
+        lifespan=lifespan,
+    )
+
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    for router in (generate.router, credits.router, reference_models.router, webhooks.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,99 @@
+"""Public JSON shapes (camelCase, credits as decimals), separate from the proto messages."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class PublicModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ImageGenerationCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    reference_model_id: int = Field(gt=0, examples=[1])
+    prompt: str = Field(min_length=1, max_length=2000, examples=["woman in red dress standing in park"])
+    resolution: str = Field(default="1024x1024", examples=["1024x1024"])
+    quality: Literal["standard", "hd"] = "standard"
+    num_images: int = Field(default=1, ge=1, le=4)
+    seed: int | None = Field(default=None, ge=0, lt=2**32)
+
+
+class JobError(PublicModel):
+    code: str
+    message: str
+
+
+class ResultImage(PublicModel):
+    id: str
+    url: str
+    expires_at: datetime
+    width: int
+    height: int
+    content_type: str
+
+
+class JobResult(PublicModel):
+    images: list[ResultImage]
+
+
+class JobInput(PublicModel):
+    reference_model_id: int
+    prompt: str
+    resolution: str
+    quality: str
+    num_images: int
+    seed: int | None
+
+
+class JobPublic(PublicModel):
+    id: str
+    type: Literal["image_generation"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    input: JobInput
+    estimated_credits: float
+    charged_credits: float
+    refunded_credits: float
+    progress: float
+    queue_position: int | None
+    error: JobError | None
+    result: JobResult | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class JobCreated(PublicModel):
+    job: JobPublic
+
+
+class BalancePublic(PublicModel):
+    plan: str
+    available_credits: float
+    reserved_credits: float
+    bonus_credits: float
+    total_allocated: float
+    next_replenishment_at: datetime
+    max_concurrent_jobs: int
+
+
+class ReferenceModelPublic(PublicModel):
+    id: int
+    name: str
+    category: str
+    description: str
+    tags: list[str]
+    complexity_multiplier: float
+    provider_endpoint: str
+
+
+class ReferenceModelPage(PublicModel):
+    items: list[ReferenceModelPublic]
+    next_cursor: str | None
+
+
+class WebhookAccepted(PublicModel):
+    received: bool = True

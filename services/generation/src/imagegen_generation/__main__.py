@@ -1,0 +1,73 @@
+"""`imagegen-generation migrate | serve | worker`: the schema, the gRPC service, the queue worker.
+
+Both `serve` and `worker` relay the outbox; rows are claimed with SKIP LOCKED, so any number of
+processes can relay at once.
+"""
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from imagegen.generation.v1 import generation_service_pb2, generation_service_pb2_grpc
+from imagegen_generation.adapters.tables import SCHEMA, outbox
+from imagegen_generation.bootstrap import build_generation
+from imagegen_generation.config import GenerationSettings
+from imagegen_generation.entrypoints.grpc_servicer import GenerationServicer
+from imagegen_generation.entrypoints.worker import register_worker
+from imagegen_platform import db, grpc_server
+from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
+from imagegen_platform.logging import configure_logging
+from imagegen_platform.outbox import OutboxRelay
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def run(settings: GenerationSettings, *, worker: bool) -> None:
+    generation = build_generation(settings)
+    broker = create_broker(settings.nats_url)
+    if worker:
+        register_worker(broker, generation)
+    await broker.connect()
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
+    await broker.start()
+    relay = asyncio.create_task(
+        OutboxRelay(generation.engine, outbox, broker, GENERATION_STREAM_CONFIG.name).run()
+    )
+
+    def register(server):
+        if worker:
+            return []
+        generation_service_pb2_grpc.add_GenerationServiceServicer_to_server(
+            GenerationServicer(generation), server
+        )
+        return [generation_service_pb2.DESCRIPTOR.services_by_name["GenerationService"].full_name]
+
+    try:
+        # The worker serves only gRPC health, so orchestrators probe it like every other process.
+        await grpc_server.serve(
+            host=settings.grpc_host,
+            port=settings.worker_health_port if worker else settings.grpc_port,
+            register=register,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+    finally:
+        relay.cancel()
+        await broker.stop()
+        await generation.peers.close()
+        await generation.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="imagegen-generation")
+    parser.add_argument("command", choices=["migrate", "serve", "worker"])
+    args = parser.parse_args()
+    settings = GenerationSettings()
+    configure_logging("generation-worker" if args.command == "worker" else "generation", settings.log_level)
+    if args.command == "migrate":
+        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+    else:
+        asyncio.run(run(settings, worker=args.command == "worker"))
+
+
+if __name__ == "__main__":
+    main()

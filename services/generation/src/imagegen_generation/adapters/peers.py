@@ -1,0 +1,97 @@
+"""Clients of the services generation calls: models, credits and storage."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+
+from imagegen.credits.v1 import credits_service_pb2, credits_service_pb2_grpc
+from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
+from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_service_pb2_grpc
+from imagegen_platform.grpc_client import open_channel
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    complexity_hundredths: int
+    provider_endpoint: str
+    default_parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Quote:
+    amount_hundredths: int
+    pricing_version: int
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    file_id: str
+    width: int
+    height: int
+    content_type: str
+
+
+class Peers:
+    def __init__(self, models_addr: str, credits_addr: str, storage_addr: str) -> None:
+        self._channels: list[grpc.aio.Channel] = [
+            open_channel(models_addr),
+            open_channel(credits_addr),
+            # Importing copies whole images; give it longer than the default deadline.
+            open_channel(storage_addr, timeout_seconds=120.0),
+        ]
+        self.models = models_service_pb2_grpc.ModelsServiceStub(self._channels[0])
+        self.credits = credits_service_pb2_grpc.CreditsServiceStub(self._channels[1])
+        self.storage = storage_service_pb2_grpc.StorageServiceStub(self._channels[2])
+
+    async def reference_model(self, model_id: int) -> CatalogModel:
+        response = await self.models.GetReferenceModel(
+            models_service_pb2.GetReferenceModelRequest(id=model_id)
+        )
+        model = response.reference_model
+        return CatalogModel(
+            complexity_hundredths=model.complexity_hundredths,
+            provider_endpoint=model.provider_endpoint,
+            default_parameters=json_format.MessageToDict(model.default_parameters),
+        )
+
+    async def quote_image_generation(
+        self, resolution: str, quality: str, complexity_hundredths: int, num_images: int
+    ) -> Quote:
+        response = await self.credits.QuoteImageGeneration(
+            credits_service_pb2.QuoteImageGenerationRequest(
+                resolution=resolution,
+                quality=quality,
+                model_complexity_hundredths=complexity_hundredths,
+                num_images=num_images,
+            )
+        )
+        return Quote(response.quote.amount_hundredths, response.quote.pricing_version)
+
+    async def reserve(self, team_id: str, amount_hundredths: int, key: str) -> None:
+        await self.credits.ReserveCredits(
+            credits_service_pb2.ReserveCreditsRequest(
+                team_id=team_id, amount_hundredths=amount_hundredths, idempotency_key=key
+            )
+        )
+
+    async def release(self, key: str) -> None:
+        await self.credits.ReleaseCredits(credits_service_pb2.ReleaseCreditsRequest(idempotency_key=key))
+
+    async def import_image(self, team_id: str, job_id: str, position: int, url: str) -> StoredImage:
+        response = await self.storage.ImportFile(
+            storage_service_pb2.ImportFileRequest(
+                team_id=team_id,
+                kind=storage_pb2.FILE_KIND_GENERATED_IMAGE,
+                owner_id=job_id,
+                source_url=url,
+                idempotency_key=f"{job_id}/{position}",
+            )
+        )
+        stored = response.file
+        return StoredImage(stored.id, stored.width, stored.height, stored.content_type)
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()

@@ -1,0 +1,67 @@
+"""The generation schema; migrations/ creates it, these definitions query it."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from imagegen_platform.outbox import outbox_table
+
+SCHEMA = "generation"
+metadata = MetaData(schema=SCHEMA)
+
+job = Table(
+    "job",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("team_id", String, nullable=False),
+    Column("type", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("input", JSONB, nullable=False),
+    Column("provider_endpoint", String, nullable=False),
+    Column("provider_input", JSONB, nullable=False),
+    Column("provider_request_id", String, unique=True),
+    Column("estimated_credits_hundredths", BigInteger, nullable=False),
+    Column("pricing_version", Integer, nullable=False),
+    Column("charged_credits_hundredths", BigInteger, nullable=False),
+    Column("refunded_credits_hundredths", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("progress", Float, nullable=False),
+    Column("error_code", String),
+    Column("error_message", String),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+job_transition = Table(
+    "job_transition",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("job_id", String, nullable=False),
+    Column("from_status", String),
+    Column("to_status", String, nullable=False),
+    Column("reason", String),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+job_image = Table(
+    "job_image",
+    metadata,
+    Column("job_id", String, primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("file_id", String, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("content_type", String, nullable=False),
+)
+
+outbox = outbox_table(metadata)

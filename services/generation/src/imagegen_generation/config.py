@@ -1,0 +1,21 @@
+from pydantic import SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from imagegen_platform.config import ServiceSettings
+
+
+class GenerationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="GENERATION_", extra="ignore")
+
+    grpc_port: int = 50052
+    # The worker process serves only gRPC health checks, on its own port.
+    worker_health_port: int = 50055
+    nats_url: str = "nats://127.0.0.1:4222"
+    models_addr: str
+    credits_addr: str
+    storage_addr: str
+    fal_key: SecretStr
+    # Public base URL of the gateway; the provider posts results to {base}/api/webhooks/fal.
+    webhook_base_url: str
+    # Submissions that failed transiently are retried this many times before the job fails.
+    provider_max_attempts: int = 5

@@ -1,0 +1,95 @@
+"""GenerationService over gRPC: translates between wire messages and the handlers."""
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from imagegen.generation.v1 import generation_pb2, generation_service_pb2, generation_service_pb2_grpc
+from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus
+from imagegen_generation.service_layer import handlers
+from imagegen_generation.service_layer.handlers import JobView
+from imagegen_platform.errors import InvalidArgument
+
+_STATUS = {status: getattr(generation_pb2, f"JOB_STATUS_{status.name}") for status in JobStatus}
+
+
+def _timestamp(value) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def job_message(view: JobView) -> generation_pb2.Job:
+    row = view.row
+    request = row.input
+    message = generation_pb2.Job(
+        id=row.id,
+        team_id=row.team_id,
+        type=generation_pb2.JOB_TYPE_IMAGE_GENERATION,
+        status=_STATUS[JobStatus(row.status)],
+        image_generation=generation_pb2.ImageGenerationInput(
+            reference_model_id=request["reference_model_id"],
+            prompt=request["prompt"],
+            resolution=request["resolution"],
+            quality=request["quality"],
+            num_images=request["num_images"],
+            seed=request.get("seed"),
+        ),
+        estimated_credits_hundredths=row.estimated_credits_hundredths,
+        charged_credits_hundredths=row.charged_credits_hundredths,
+        refunded_credits_hundredths=row.refunded_credits_hundredths,
+        progress=row.progress,
+        images=[
+            generation_pb2.JobImage(
+                file_id=image.file_id, width=image.width, height=image.height, content_type=image.content_type
+            )
+            for image in view.images
+        ],
+        created_at=_timestamp(row.created_at),
+        started_at=_timestamp(row.started_at),
+        finished_at=_timestamp(row.finished_at),
+    )
+    if row.error_code:
+        message.error.CopyFrom(generation_pb2.JobError(code=row.error_code, message=row.error_message or ""))
+    return message
+
+
+class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
+    def __init__(self, generation: handlers.Generation) -> None:
+        self.generation = generation
+
+    async def CreateImageGenerationJob(self, request, context: grpc.aio.ServicerContext):
+        """Quote, reserve and queue an image generation."""
+        given = request.input
+        view = await handlers.create_image_job(
+            self.generation,
+            request.team_id,
+            ImageGenerationRequest(
+                reference_model_id=given.reference_model_id,
+                prompt=given.prompt,
+                resolution=given.resolution,
+                quality=given.quality,
+                num_images=given.num_images,
+                seed=given.seed if given.HasField("seed") else None,
+            ),
+        )
+        return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
+
+    async def GetJob(self, request, context: grpc.aio.ServicerContext):
+        """Return one of a team's jobs."""
+        view = await handlers.get_job(self.generation.engine, request.team_id, request.job_id)
+        return generation_service_pb2.GetJobResponse(job=job_message(view))
+
+    async def CompleteProviderRequest(self, request, context: grpc.aio.ServicerContext):
+        """Record a provider's verified terminal report for its job."""
+        if request.outcome == generation_pb2.PROVIDER_OUTCOME_UNSPECIFIED or not request.provider_request_id:
+            raise InvalidArgument("invalid_provider_report", "provider_request_id and outcome are required")
+        view = await handlers.complete_provider_request(
+            self.generation,
+            request.provider_request_id,
+            request.outcome == generation_pb2.PROVIDER_OUTCOME_OK,
+            request.payload_json,
+            request.error,
+        )
+        return generation_service_pb2.CompleteProviderRequestResponse(job=job_message(view))

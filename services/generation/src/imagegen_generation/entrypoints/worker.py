@@ -1,0 +1,47 @@
+"""The queue worker: takes JobQueued events from JetStream and starts each job at the provider.
+
+A message is acknowledged only once its job's new state is committed; a worker killed in between
+leaves it unacknowledged, and JetStream redelivers it after ack_wait to another worker.
+"""
+
+import logging
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import ConsumerConfig, NatsBroker, PullSub
+from faststream.nats.annotations import NatsMessage
+
+from imagegen.generation.v1 import events_pb2
+from imagegen_generation.service_layer import handlers
+from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
+from imagegen_platform.events import GENERATION_STREAM, JOB_QUEUED_SUBJECT
+
+log = logging.getLogger(__name__)
+
+# Longer than a provider submit can take, so a live worker's message is not redelivered.
+ACK_WAIT_SECONDS = 60
+
+
+def register_worker(broker: NatsBroker, generation: handlers.Generation) -> None:
+    @broker.subscriber(
+        JOB_QUEUED_SUBJECT,
+        stream=GENERATION_STREAM,
+        durable="generation-worker",
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
+        config=ConsumerConfig(ack_wait=ACK_WAIT_SECONDS),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def start_queued_job(body: bytes, msg: NatsMessage) -> None:
+        event = events_pb2.JobQueued.FromString(body)
+        token = request_id_var.set(msg.headers.get(REQUEST_ID_HEADER))
+        try:
+            outcome = await handlers.start_job(generation, event.job_id)
+        except Exception:
+            log.exception("starting job failed; retrying", extra={"jobId": event.job_id})
+            await msg.nack(delay=5.0)
+            return
+        finally:
+            request_id_var.reset(token)
+        if outcome.retry_after is not None:
+            await msg.nack(delay=outcome.retry_after)
+        else:
+            await msg.ack()

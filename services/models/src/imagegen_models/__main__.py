@@ -1,0 +1,58 @@
+"""`imagegen-models migrate` upgrades the schema and seeds the catalog; `imagegen-models serve` runs gRPC."""
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
+from imagegen_models.adapters.tables import SCHEMA
+from imagegen_models.config import ModelsSettings
+from imagegen_models.entrypoints.grpc_servicer import ModelsServicer
+from imagegen_models.service_layer.handlers import seed_catalog
+from imagegen_platform import db, grpc_server
+from imagegen_platform.logging import configure_logging
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def seed(settings: ModelsSettings) -> None:
+    engine = db.create_engine(settings.database_url, pool_size=1)
+    try:
+        await seed_catalog(engine)
+    finally:
+        await engine.dispose()
+
+
+async def serve(settings: ModelsSettings) -> None:
+    engine = db.create_engine(settings.database_url)
+
+    def register(server):
+        models_service_pb2_grpc.add_ModelsServiceServicer_to_server(ModelsServicer(engine), server)
+        return [models_service_pb2.DESCRIPTOR.services_by_name["ModelsService"].full_name]
+
+    try:
+        await grpc_server.serve(
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            register=register,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="imagegen-models")
+    parser.add_argument("command", choices=["migrate", "serve"])
+    args = parser.parse_args()
+    settings = ModelsSettings()
+    configure_logging("models", settings.log_level)
+    if args.command == "migrate":
+        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+        asyncio.run(seed(settings))
+    else:
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

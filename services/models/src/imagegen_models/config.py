@@ -1,0 +1,9 @@
+from pydantic_settings import SettingsConfigDict
+
+from imagegen_platform.config import ServiceSettings
+
+
+class ModelsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MODELS_", extra="ignore")
+
+    grpc_port: int = 50051

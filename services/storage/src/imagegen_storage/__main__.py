@@ -1,0 +1,51 @@
+"""`imagegen-storage migrate` upgrades the schema; `imagegen-storage serve` runs gRPC."""
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from imagegen.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
+from imagegen_platform import db, grpc_server
+from imagegen_platform.logging import configure_logging
+from imagegen_storage.adapters.tables import SCHEMA
+from imagegen_storage.bootstrap import build_storage
+from imagegen_storage.config import StorageSettings
+from imagegen_storage.entrypoints.grpc_servicer import StorageServicer
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def serve(settings: StorageSettings) -> None:
+    storage = build_storage(settings)
+    await storage.blobs.ensure_bucket()
+
+    def register(server):
+        storage_service_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(storage), server)
+        return [storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name]
+
+    try:
+        await grpc_server.serve(
+            host=settings.grpc_host,
+            port=settings.grpc_port,
+            register=register,
+            grace_seconds=settings.shutdown_grace_seconds,
+        )
+    finally:
+        await storage.fetcher.close()
+        await storage.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="imagegen-storage")
+    parser.add_argument("command", choices=["migrate", "serve"])
+    args = parser.parse_args()
+    settings = StorageSettings()
+    configure_logging("storage", settings.log_level)
+    if args.command == "migrate":
+        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+    else:
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

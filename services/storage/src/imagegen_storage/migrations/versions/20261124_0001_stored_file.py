@@ -1,0 +1,36 @@
+"""Every stored file, with its owner, checksum and expiry.
+
+Revision ID: 20261124_0001
+Revises:
+"""
+
+from imagegen_platform.db import execute_ddl
+
+revision = "20261124_0001"
+down_revision = None
+
+
+def upgrade() -> None:
+    execute_ddl(
+        """
+        CREATE TABLE storage.stored_file (
+            id text PRIMARY KEY,
+            team_id text NOT NULL,
+            kind text NOT NULL,
+            owner_id text NOT NULL,
+            idempotency_key text NOT NULL,
+            s3_key text NOT NULL,
+            content_type text NOT NULL,
+            size_bytes bigint NOT NULL CHECK (size_bytes >= 0),
+            sha256_hex text NOT NULL,
+            width integer,
+            height integer,
+            state text NOT NULL CHECK (state IN ('stored', 'expired', 'deleted')),
+            created_at timestamptz NOT NULL,
+            expires_at timestamptz NOT NULL,
+            CONSTRAINT uq_stored_file_idempotency_key UNIQUE (idempotency_key)
+        );
+        CREATE INDEX ix_stored_file_team_id_owner_id ON storage.stored_file (team_id, owner_id);
+        CREATE INDEX ix_stored_file_expires_at ON storage.stored_file (expires_at) WHERE state = 'stored'
+        """
+    )

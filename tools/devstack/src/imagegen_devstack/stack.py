@@ -1,0 +1,235 @@
+"""The whole system on one machine: infrastructure, the fal emulator and the five services.
+
+`make run` and the end-to-end tests both start it through LocalStack, so the tests exercise the
+same wiring a developer runs.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from imagegen_devstack.infra import (
+    ManagedProcess,
+    NatsServer,
+    PostgresServer,
+    S3Server,
+    free_port,
+    tcp_is_open,
+    wait_for_http,
+)
+from imagegen_fal_emulator.settings import client_env
+
+DATABASE = "imagegen"
+FAL_KEY = "local-id:local-secret"
+# Services migrate in this order; each owns one schema.
+MIGRATING_SERVICES = ("credits", "models", "storage", "generation", "gateway")
+
+
+@dataclass(frozen=True)
+class StackPorts:
+    gateway: int = 8080
+    models: int = 50051
+    generation: int = 50052
+    credits: int = 50053
+    storage: int = 50054
+    generation_worker: int = 50055
+    postgres: int = 15432
+    nats: int = 14222
+    nats_monitor: int = 18222
+    s3: int = 19000
+    fal: int = 18443
+
+    @classmethod
+    def free(cls) -> "StackPorts":
+        return cls(**{name: free_port() for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class StackOptions:
+    # Seconds the emulated provider spends on each request.
+    fal_latency: float = 2.0
+    # Use these instead of starting our own Postgres or NATS.
+    external_database_url: str | None = None
+    external_nats_url: str | None = None
+    # fsync off and friends: for throwaway test databases only.
+    fast_postgres: bool = False
+    log_level: str = "INFO"
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+class LocalStack:
+    def __init__(self, state_dir: Path, ports: StackPorts, options: StackOptions | None = None) -> None:
+        self.state_dir = state_dir
+        self.ports = ports
+        self.options = options or StackOptions()
+        self.logs_dir = state_dir / "logs"
+        self.cert_dir = state_dir / "fal-certs"
+        self.postgres: PostgresServer | None = None
+        self.nats: NatsServer | None = None
+        self.s3 = S3Server(ports.s3, log_path=self.logs_dir / "s3.log")
+        self.processes: list[ManagedProcess] = []
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.gateway}"
+
+    @property
+    def database_url(self) -> str:
+        if self.options.external_database_url:
+            return self.options.external_database_url
+        assert self.postgres is not None
+        return self.postgres.dsn(DATABASE)
+
+    @property
+    def nats_url(self) -> str:
+        if self.options.external_nats_url:
+            return self.options.external_nats_url
+        assert self.nats is not None
+        return self.nats.url
+
+    def env(self) -> dict[str, str]:
+        """Configuration of every service; each reads only its own prefix."""
+        ports = self.ports
+        fal = client_env("127.0.0.1", ports.fal, self.cert_dir, FAL_KEY)
+        addr = {name: f"127.0.0.1:{getattr(ports, name)}" for name in ("models", "generation", "credits", "storage")}
+        env = {
+            # fal-client reads FAL_*; httpx everywhere trusts SSL_CERT_FILE, which adds the emulator's CA.
+            "FAL_KEY": fal["FAL_KEY"],
+            "FAL_RUN_HOST": fal["FAL_RUN_HOST"],
+            "FAL_QUEUE_RUN_HOST": fal["FAL_QUEUE_RUN_HOST"],
+            "SSL_CERT_FILE": fal["SSL_CERT_FILE"],
+            "NO_PROXY": "127.0.0.1,localhost",
+            "GATEWAY_HTTP_PORT": str(ports.gateway),
+            "GATEWAY_DATABASE_URL": self.database_url,
+            "GATEWAY_MODELS_ADDR": addr["models"],
+            "GATEWAY_GENERATION_ADDR": addr["generation"],
+            "GATEWAY_CREDITS_ADDR": addr["credits"],
+            "GATEWAY_STORAGE_ADDR": addr["storage"],
+            "GATEWAY_FAL_JWKS_URL": fal["FAL_JWKS_URL"],
+            "MODELS_GRPC_PORT": str(ports.models),
+            "MODELS_DATABASE_URL": self.database_url,
+            "CREDITS_GRPC_PORT": str(ports.credits),
+            "CREDITS_DATABASE_URL": self.database_url,
+            "CREDITS_NATS_URL": self.nats_url,
+            "STORAGE_GRPC_PORT": str(ports.storage),
+            "STORAGE_DATABASE_URL": self.database_url,
+            "STORAGE_S3_ENDPOINT_URL": self.s3.endpoint_url,
+            "STORAGE_AWS_ACCESS_KEY_ID": "local",
+            "STORAGE_AWS_SECRET_ACCESS_KEY": "local-secret",
+            "GENERATION_GRPC_PORT": str(ports.generation),
+            "GENERATION_WORKER_HEALTH_PORT": str(ports.generation_worker),
+            "GENERATION_DATABASE_URL": self.database_url,
+            "GENERATION_NATS_URL": self.nats_url,
+            "GENERATION_MODELS_ADDR": addr["models"],
+            "GENERATION_CREDITS_ADDR": addr["credits"],
+            "GENERATION_STORAGE_ADDR": addr["storage"],
+            "GENERATION_FAL_KEY": FAL_KEY,
+            "GENERATION_WEBHOOK_BASE_URL": self.gateway_url,
+        }
+        for prefix in ("GATEWAY", "MODELS", "CREDITS", "STORAGE", "GENERATION"):
+            env[f"{prefix}_LOG_LEVEL"] = self.options.log_level
+        return {**env, **self.options.extra_env}
+
+    def _process_env(self) -> dict[str, str]:
+        return {**os.environ, **self.env()}
+
+    def start(self) -> None:
+        try:
+            self._start_infrastructure()
+            self._migrate()
+            self._start_services()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_infrastructure(self) -> None:
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        if not self.options.external_database_url:
+            self.postgres = PostgresServer(
+                self.state_dir / "postgres", self.ports.postgres, fast=self.options.fast_postgres
+            )
+            self.postgres.start()
+            self.postgres.create_database(DATABASE)
+        if not self.options.external_nats_url:
+            self.nats = NatsServer(
+                self.state_dir / "nats",
+                self.ports.nats,
+                self.ports.nats_monitor,
+                log_path=self.logs_dir / "nats.log",
+            )
+            self.nats.start()
+        self.s3.start()
+        emulator = self._spawn(
+            "fal-emulator",
+            [
+                "-m", "imagegen_fal_emulator",
+                "--host", "127.0.0.1",
+                "--port", str(self.ports.fal),
+                "--cert-dir", str(self.cert_dir),
+                "--latency", str(self.options.fal_latency),
+                "--key", FAL_KEY,
+            ],
+        )
+        emulator.wait_ready(lambda: tcp_is_open("127.0.0.1", self.ports.fal), timeout=30)
+        wait_for_http(f"https://127.0.0.1:{self.ports.fal}/health", timeout=10, verify=str(self.cert_dir / "ca.pem"))
+
+    def _migrate(self) -> None:
+        for service in MIGRATING_SERVICES:
+            result = subprocess.run(
+                [sys.executable, "-m", f"imagegen_{service}", "migrate"],
+                env=self._process_env(),
+                capture_output=True,
+                text=True,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(f"migrating {service} failed:\n{result.stderr[-4000:]}")
+
+    def _spawn(self, name: str, args: list[str]) -> ManagedProcess:
+        process = ManagedProcess(
+            name, [sys.executable, *args], self.logs_dir / f"{name}.log", env=self._process_env()
+        )
+        process.start()
+        self.processes.append(process)
+        return process
+
+    def _start_services(self) -> None:
+        services = [
+            ("models", ["-m", "imagegen_models", "serve"], self.ports.models),
+            ("credits", ["-m", "imagegen_credits", "serve"], self.ports.credits),
+            ("storage", ["-m", "imagegen_storage", "serve"], self.ports.storage),
+            ("generation", ["-m", "imagegen_generation", "serve"], self.ports.generation),
+            ("generation-worker", ["-m", "imagegen_generation", "worker"], self.ports.generation_worker),
+            ("gateway", ["-m", "imagegen_gateway", "serve"], self.ports.gateway),
+        ]
+        started = [(self._spawn(name, args), port) for name, args, port in services]
+        for process, port in started:
+            process.wait_ready(lambda port=port: tcp_is_open("127.0.0.1", port), timeout=60)
+
+    def create_team(self, name: str, plan: str) -> dict[str, str]:
+        return create_team(self._process_env(), name, plan)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        self.processes.clear()
+        self.s3.stop()
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def create_team(env: dict[str, str], name: str, plan: str) -> dict[str, str]:
+    """Runs the admin CLI with a stack's configuration; returns {"teamId", "apiKey"}."""
+    result = subprocess.run(
+        [sys.executable, "-m", "imagegen_gateway.entrypoints.admin", "create-team", "--name", name, "--plan", plan],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"creating team {name} failed:\n{result.stderr[-4000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])

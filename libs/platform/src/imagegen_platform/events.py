@@ -1,5 +1,7 @@
 """JetStream streams, subjects and the broker every service uses to publish and consume events."""
 
+import logging
+
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
 
@@ -20,8 +22,14 @@ JOB_FINISHED_SUBJECT = "generation.v1.job.finished"
 
 
 def create_broker(nats_url: str) -> NatsBroker:
-    # Reconnect forever: a NATS restart must not take a service down.
-    return NatsBroker(nats_url, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+    # Reconnect forever: a NATS restart must not take a service down. Its logs go through our
+    # JSON formatter like every other line.
+    return NatsBroker(
+        nats_url,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        logger=logging.getLogger("faststream"),
+    )
 
 
 async def ensure_stream(broker: NatsBroker, config: StreamConfig) -> None:

@@ -16,6 +16,10 @@ from imagegen_platform.logging import configure_logging
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def migrate(database_url: str) -> None:
+    db.migrate(database_url, MIGRATIONS, SCHEMA)
+
+
 async def serve(settings: CreditsSettings) -> None:
     engine = db.create_engine(settings.database_url)
     broker = create_broker(settings.nats_url)
@@ -47,7 +51,7 @@ def main() -> None:
     settings = CreditsSettings()
     configure_logging("credits", settings.log_level)
     if args.command == "migrate":
-        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+        migrate(settings.database_url)
     else:
         asyncio.run(serve(settings))
 

@@ -14,6 +14,10 @@ from imagegen_platform.logging import configure_logging
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def migrate(database_url: str) -> None:
+    db.migrate(database_url, MIGRATIONS, SCHEMA)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="imagegen-gateway")
     parser.add_argument("command", choices=["migrate", "serve"])
@@ -21,7 +25,7 @@ def main() -> None:
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
     if args.command == "migrate":
-        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+        migrate(settings.database_url)
     else:
         uvicorn.run(
             create_app(settings),

@@ -22,6 +22,10 @@ from imagegen_platform.outbox import OutboxRelay
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def migrate(database_url: str) -> None:
+    db.migrate(database_url, MIGRATIONS, SCHEMA)
+
+
 async def run(settings: GenerationSettings, *, worker: bool) -> None:
     generation = build_generation(settings)
     broker = create_broker(settings.nats_url)
@@ -64,7 +68,7 @@ def main() -> None:
     settings = GenerationSettings()
     configure_logging("generation-worker" if args.command == "worker" else "generation", settings.log_level)
     if args.command == "migrate":
-        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+        migrate(settings.database_url)
     else:
         asyncio.run(run(settings, worker=args.command == "worker"))
 

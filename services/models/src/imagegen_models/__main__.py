@@ -15,12 +15,18 @@ from imagegen_platform.logging import configure_logging
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-async def seed(settings: ModelsSettings) -> None:
-    engine = db.create_engine(settings.database_url, pool_size=1)
+async def _seed(database_url: str) -> None:
+    engine = db.create_engine(database_url, pool_size=1)
     try:
         await seed_catalog(engine)
     finally:
         await engine.dispose()
+
+
+def migrate(database_url: str) -> None:
+    """Upgrade the schema, then upsert the reference catalog."""
+    db.migrate(database_url, MIGRATIONS, SCHEMA)
+    asyncio.run(_seed(database_url))
 
 
 async def serve(settings: ModelsSettings) -> None:
@@ -48,8 +54,7 @@ def main() -> None:
     settings = ModelsSettings()
     configure_logging("models", settings.log_level)
     if args.command == "migrate":
-        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
-        asyncio.run(seed(settings))
+        migrate(settings.database_url)
     else:
         asyncio.run(serve(settings))
 

@@ -15,6 +15,10 @@ from imagegen_storage.entrypoints.grpc_servicer import StorageServicer
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+def migrate(database_url: str) -> None:
+    db.migrate(database_url, MIGRATIONS, SCHEMA)
+
+
 async def serve(settings: StorageSettings) -> None:
     storage = build_storage(settings)
     await storage.blobs.ensure_bucket()
@@ -42,7 +46,7 @@ def main() -> None:
     settings = StorageSettings()
     configure_logging("storage", settings.log_level)
     if args.command == "migrate":
-        db.migrate(settings.database_url, MIGRATIONS, SCHEMA)
+        migrate(settings.database_url)
     else:
         asyncio.run(serve(settings))
 

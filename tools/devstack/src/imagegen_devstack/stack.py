@@ -4,6 +4,7 @@
 same wiring a developer runs.
 """
 
+import importlib
 import json
 import os
 import subprocess
@@ -58,6 +59,12 @@ class StackOptions:
     fast_postgres: bool = False
     log_level: str = "INFO"
     extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def migrate_all(database_url: str) -> None:
+    """Every service migrates its own schema, as its `migrate` command does."""
+    for service in MIGRATING_SERVICES:
+        importlib.import_module(f"imagegen_{service}.__main__").migrate(database_url)
 
 
 class LocalStack:
@@ -139,7 +146,7 @@ class LocalStack:
     def start(self) -> None:
         try:
             self._start_infrastructure()
-            self._migrate()
+            migrate_all(self.database_url)
             self._start_services()
         except BaseException:
             self.stop()
@@ -175,17 +182,6 @@ class LocalStack:
         )
         emulator.wait_ready(lambda: tcp_is_open("127.0.0.1", self.ports.fal), timeout=30)
         wait_for_http(f"https://127.0.0.1:{self.ports.fal}/health", timeout=10, verify=str(self.cert_dir / "ca.pem"))
-
-    def _migrate(self) -> None:
-        for service in MIGRATING_SERVICES:
-            result = subprocess.run(
-                [sys.executable, "-m", f"imagegen_{service}", "migrate"],
-                env=self._process_env(),
-                capture_output=True,
-                text=True,
-            )
-            if result.returncode != 0:
-                raise RuntimeError(f"migrating {service} failed:\n{result.stderr[-4000:]}")
 
     def _spawn(self, name: str, args: list[str]) -> ManagedProcess:
         process = ManagedProcess(

@@ -83,12 +83,12 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
 
     async def CompleteProviderRequest(self, request, context: grpc.aio.ServicerContext):
         """Record a provider's verified terminal report for its job."""
-        if request.outcome == generation_pb2.PROVIDER_OUTCOME_UNSPECIFIED or not request.provider_request_id:
+        if request.outcome == generation_service_pb2.PROVIDER_OUTCOME_UNSPECIFIED or not request.provider_request_id:
             raise InvalidArgument("invalid_provider_report", "provider_request_id and outcome are required")
         view = await handlers.complete_provider_request(
             self.generation,
             request.provider_request_id,
-            request.outcome == generation_pb2.PROVIDER_OUTCOME_OK,
+            request.outcome == generation_service_pb2.PROVIDER_OUTCOME_OK,
             request.payload_json,
             request.error,
         )

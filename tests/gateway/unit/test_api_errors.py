@@ -1,0 +1,120 @@
+"""The gateway's one error shape, status mapping and request ids, with fake service stubs."""
+
+import grpc
+import httpx
+import pytest
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from imagegen_gateway.app import create_app
+from imagegen_gateway.config import GatewaySettings
+from imagegen_gateway.deps import get_services, get_team_id
+
+
+def rpc_error(code: grpc.StatusCode, message: str, reason: str | None = None) -> grpc.aio.AioRpcError:
+    trailing = grpc.aio.Metadata()
+    if reason:
+        detail = any_pb2.Any()
+        detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="imagegen", metadata={"neededCredits": "27.00"}))
+        status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=[detail])
+        trailing = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), trailing, details=message)
+
+
+class FailingGeneration:
+    def __init__(self, error: grpc.aio.AioRpcError) -> None:
+        self.error = error
+
+    async def CreateImageGenerationJob(self, request):
+        raise self.error
+
+    async def GetJob(self, request):
+        raise self.error
+
+
+class FakeServices:
+    def __init__(self, error: grpc.aio.AioRpcError) -> None:
+        self.generation = FailingGeneration(error)
+
+
+SETTINGS = GatewaySettings(
+    database_url="postgresql+asyncpg://unused/unused",
+    models_addr="unused:1",
+    generation_addr="unused:1",
+    credits_addr="unused:1",
+    storage_addr="unused:1",
+)
+VALID_BODY = {"referenceModelId": 1, "prompt": "a red dress", "resolution": "1024x1024", "quality": "hd"}
+
+
+def client(error: grpc.aio.AioRpcError | None = None, authenticated: bool = True) -> httpx.AsyncClient:
+    app = create_app(SETTINGS)
+    app.dependency_overrides[get_services] = lambda: FakeServices(error or rpc_error(grpc.StatusCode.INTERNAL, "x"))
+    if authenticated:
+        app.dependency_overrides[get_team_id] = lambda: "team-1"
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
+
+
+def assert_error_shape(response: httpx.Response, status: int, code: str) -> dict:
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["message"]
+    assert isinstance(error["details"], dict)
+    assert error["requestId"] == response.headers["x-request-id"]
+    return error
+
+
+async def test_missing_api_key_is_401_with_the_error_shape():
+    async with client(authenticated=False) as http:
+        response = await http.post("/api/generate", json=VALID_BODY)
+    assert_error_shape(response, 401, "unauthenticated")
+
+
+async def test_every_invalid_field_is_listed_in_one_400():
+    async with client() as http:
+        response = await http.post(
+            "/api/generate", json={"referenceModelId": 0, "prompt": "", "quality": "ultra", "numImages": 9}
+        )
+    error = assert_error_shape(response, 400, "invalid_request")
+    assert set(error["details"]) == {"referenceModelId", "prompt", "quality", "numImages"}
+
+
+async def test_unknown_fields_are_refused_rather_than_ignored():
+    async with client() as http:
+        response = await http.post("/api/generate", json={**VALID_BODY, "customModelId": 5})
+    assert "customModelId" in assert_error_shape(response, 400, "invalid_request")["details"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        (rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "needs 27.00", "insufficient_credits"), 402, "insufficient_credits"),
+        (rpc_error(grpc.StatusCode.NOT_FOUND, "no such model", "reference_model_not_found"), 404, "reference_model_not_found"),
+        (rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad resolution", "invalid_pricing_input"), 400, "invalid_pricing_input"),
+        (rpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused"), 503, "service_unavailable"),
+        (rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline"), 504, "service_unavailable"),
+        (rpc_error(grpc.StatusCode.INTERNAL, "traceback: secret"), 500, "internal_error"),
+    ],
+)
+async def test_service_errors_map_to_http_statuses(error, status, code):
+    async with client(error) as http:
+        response = await http.post("/api/generate", json=VALID_BODY)
+    body = assert_error_shape(response, status, code)
+    assert "traceback" not in body["message"]
+
+
+async def test_reason_metadata_is_passed_on_as_details():
+    error = rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "needs 27.00", "insufficient_credits")
+    async with client(error) as http:
+        response = await http.post("/api/generate", json=VALID_BODY)
+    assert response.json()["error"]["details"] == {"neededCredits": "27.00"}
+
+
+async def test_a_callers_request_id_is_echoed_and_a_missing_one_is_made():
+    async with client() as http:
+        given = await http.get("/api/nowhere", headers={"X-Request-Id": "trace-123"})
+        made = await http.get("/api/nowhere")
+    assert given.headers["x-request-id"] == "trace-123"
+    assert_error_shape(given, 404, "not_found")
+    assert made.headers["x-request-id"].startswith("req_")

@@ -1,0 +1,66 @@
+import pytest
+
+from imagegen_generation.domain.jobs import (
+    ImageGenerationRequest,
+    provider_error_message,
+    provider_images,
+)
+from imagegen_platform.errors import InvalidArgument
+
+
+def request(**overrides) -> ImageGenerationRequest:
+    fields = {
+        "reference_model_id": 1,
+        "prompt": "woman in red dress standing in park",
+        "resolution": "1024x768",
+        "quality": "hd",
+        "num_images": 2,
+        "seed": 7,
+    }
+    return ImageGenerationRequest(**{**fields, **overrides})
+
+
+def test_valid_request_passes():
+    request().validate()
+
+
+def test_every_invalid_field_is_named():
+    bad = request(reference_model_id=0, prompt="  ", resolution="big", quality="ultra", num_images=9, seed=-1)
+    with pytest.raises(InvalidArgument) as caught:
+        bad.validate()
+    assert set(caught.value.details) == {"referenceModelId", "prompt", "resolution", "quality", "numImages", "seed"}
+
+
+def test_provider_input_overrides_model_defaults_with_the_request():
+    arguments = request().provider_input({"guidance_scale": 3.5, "num_images": 1, "output_format": "jpeg"})
+    assert arguments == {
+        "guidance_scale": 3.5,
+        "prompt": "woman in red dress standing in park",
+        "image_size": {"width": 1024, "height": 768},
+        "num_images": 2,
+        "num_inference_steps": 40,
+        "output_format": "png",
+        "enable_safety_checker": True,
+        "seed": 7,
+    }
+
+
+def test_provider_input_leaves_seed_to_the_provider_when_unset():
+    assert "seed" not in request(seed=None).provider_input({})
+
+
+def test_provider_images_reads_urls_in_order():
+    payload = {"images": [{"url": "https://a/1.png", "width": 1}, {"url": "https://a/2.png"}]}
+    assert [image.url for image in provider_images(payload)] == ["https://a/1.png", "https://a/2.png"]
+
+
+@pytest.mark.parametrize("payload", [None, {}, {"images": []}, {"images": [{"width": 1}]}, {"images": "x"}])
+def test_malformed_provider_output_is_rejected(payload):
+    with pytest.raises(ValueError):
+        provider_images(payload)
+
+
+def test_provider_error_message_joins_error_and_detail():
+    payload = {"detail": [{"loc": ["body", "prompt"], "msg": "prompt rejected"}]}
+    assert provider_error_message("Invalid status code: 422", payload) == "Invalid status code: 422: prompt rejected"
+    assert provider_error_message("", None) == "the provider reported an error"

@@ -67,8 +67,11 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
             except (grpc.aio.AbortError, asyncio.CancelledError):
                 raise
             except grpc.aio.AioRpcError as error:
-                # A peer failed; pass its status on instead of hiding it behind INTERNAL.
+                # A peer failed: pass its status and details (the ErrorInfo reason) on unchanged.
                 log.warning("downstream call failed", extra={"method": method, "code": str(error.code())})
+                status = rpc_status.from_call(error)
+                if status is not None:
+                    await context.abort_with_status(rpc_status.to_status(status))
                 await context.abort(error.code(), error.details() or "downstream call failed")
             except Exception:
                 log.exception("unhandled error", extra={"method": method})

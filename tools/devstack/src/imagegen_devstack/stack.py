@@ -7,6 +7,7 @@ same wiring a developer runs.
 import importlib
 import json
 import os
+import ssl
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -181,7 +182,11 @@ class LocalStack:
             ],
         )
         emulator.wait_ready(lambda: tcp_is_open("127.0.0.1", self.ports.fal), timeout=30)
-        wait_for_http(f"https://127.0.0.1:{self.ports.fal}/health", timeout=10, verify=str(self.cert_dir / "ca.pem"))
+        wait_for_http(
+            f"https://127.0.0.1:{self.ports.fal}/health",
+            timeout=10,
+            verify=ssl.create_default_context(cafile=self.cert_dir / "ca.pem"),
+        )
 
     def _spawn(self, name: str, args: list[str]) -> ManagedProcess:
         process = ManagedProcess(

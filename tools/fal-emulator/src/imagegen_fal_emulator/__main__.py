@@ -1,0 +1,3 @@
+from imagegen_fal_emulator.cli import main
+
+main()

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from imagegen_devstack.infra import NatsServer, PostgresServer, S3Server, free_port
 from imagegen_devstack.stack import LocalStack, StackOptions, StackPorts, migrate_all
+
 
 @dataclass(frozen=True)
 class Infrastructure:

@@ -209,9 +209,7 @@ def test_postgres_is_stopped_at_interpreter_exit(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; from imagegen_devstack.infra import PostgresServer\n"
         "PostgresServer(Path(sys.argv[1]), int(sys.argv[2]), fast=True).start()\n"
     )
-    subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "data"), str(port)], check=True, timeout=60
-    )
+    subprocess.run([sys.executable, "-c", script, str(tmp_path / "data"), str(port)], check=True, timeout=60)
     assert_port_free(port)
 
 
@@ -281,9 +279,7 @@ def test_s3_stores_objects_and_serves_presigned_gets(tmp_path: Path) -> None:
             aws_secret_access_key="test",
         )
         s3.create_bucket(Bucket="images")
-        s3.put_object(
-            Bucket="images", Key="a/b.png", Body=b"\x89PNG-bytes", Metadata={"job-id": "j1"}
-        )
+        s3.put_object(Bucket="images", Key="a/b.png", Body=b"\x89PNG-bytes", Metadata={"job-id": "j1"})
         assert s3.head_object(Bucket="images", Key="a/b.png")["Metadata"] == {"job-id": "j1"}
         url = s3.generate_presigned_url(
             "get_object", Params={"Bucket": "images", "Key": "a/b.png"}, ExpiresIn=60

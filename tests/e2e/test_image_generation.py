@@ -26,13 +26,15 @@ def pro_team(stack) -> dict[str, str]:
 @pytest.fixture
 async def api(stack, pro_team):
     async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {pro_team['apiKey']}"}, timeout=30
+        base_url=stack.gateway_url,
+        headers={"Authorization": f"Bearer {pro_team['apiKey']}"},
+        timeout=30,
     ) as client:
         yield client
 
 
-async def wait_until_finished(api: httpx.AsyncClient, job_id: str, timeout: float = 60) -> dict:
-    deadline = time.monotonic() + timeout
+async def wait_until_finished(api: httpx.AsyncClient, job_id: str) -> dict:
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         response = await api.get(f"/api/generate/{job_id}")
         assert response.status_code == 200, response.text
@@ -40,7 +42,7 @@ async def wait_until_finished(api: httpx.AsyncClient, job_id: str, timeout: floa
         if job["status"] in ("completed", "failed", "cancelled"):
             return job
         await asyncio.sleep(0.2)
-    raise AssertionError(f"job {job_id} did not finish within {timeout}s: {job}")
+    raise AssertionError(f"job {job_id} did not finish within 60s: {job}")
 
 
 async def wait_for_balance(api: httpx.AsyncClient, available: float, reserved: float) -> dict:
@@ -72,7 +74,8 @@ async def test_generating_an_image_charges_the_quote_and_stores_a_real_png(api):
     [image] = finished["result"]["images"]
     assert (image["width"], image["height"], image["contentType"]) == (1024, 1024, "image/png")
 
-    download = httpx.get(image["url"], timeout=30)
+    async with httpx.AsyncClient(timeout=30) as plain:
+        download = await plain.get(image["url"])
     assert download.status_code == 200
     png = Image.open(io.BytesIO(download.content))
     assert (png.format, png.size) == ("PNG", (1024, 1024))
@@ -81,7 +84,9 @@ async def test_generating_an_image_charges_the_quote_and_stores_a_real_png(api):
 
 
 async def test_every_read_signs_a_fresh_url_for_the_same_stored_image(api):
-    job = (await api.post("/api/generate", json={**GENERATE, "resolution": "512x512", "seed": 3})).json()["job"]
+    job = (await api.post("/api/generate", json={**GENERATE, "resolution": "512x512", "seed": 3})).json()[
+        "job"
+    ]
     first = await wait_until_finished(api, job["id"])
     await asyncio.sleep(1.1)  # signatures carry a timestamp with one-second resolution
     second = (await api.get(f"/api/generate/{job['id']}")).json()
@@ -106,7 +111,9 @@ async def test_a_provider_failure_fails_the_job_with_a_reason_and_refunds_it(api
 async def test_a_team_without_credits_gets_402_and_no_job(stack):
     free = stack.create_team("e2e-free", "free")
     async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {free['apiKey']}"}, timeout=30
+        base_url=stack.gateway_url,
+        headers={"Authorization": f"Bearer {free['apiKey']}"},
+        timeout=30,
     ) as client:
         response = await client.post("/api/generate", json=GENERATE)
         balance = (await client.get("/api/credits/balance")).json()
@@ -114,14 +121,20 @@ async def test_a_team_without_credits_gets_402_and_no_job(stack):
     error = response.json()["error"]
     assert error["code"] == "insufficient_credits"
     assert error["details"] == {"neededCredits": "27.00", "availableCredits": "0.00"}
-    assert (balance["availableCredits"], balance["reservedCredits"], balance["plan"]) == (0.0, 0.0, "free")
+    assert (balance["availableCredits"], balance["reservedCredits"], balance["plan"]) == (
+        0.0,
+        0.0,
+        "free",
+    )
 
 
 async def test_another_teams_job_is_not_found(stack, api):
     job = (await api.post("/api/generate", json={**GENERATE, "resolution": "512x512"})).json()["job"]
     other = stack.create_team("e2e-other", "basic")
     async with httpx.AsyncClient(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {other['apiKey']}"}, timeout=30
+        base_url=stack.gateway_url,
+        headers={"Authorization": f"Bearer {other['apiKey']}"},
+        timeout=30,
     ) as client:
         response = await client.get(f"/api/generate/{job['id']}")
     assert response.status_code == 404
@@ -148,7 +161,9 @@ async def test_reference_catalog_lists_and_pages(api):
     first = (await api.get("/api/reference-models", params={"limit": 2})).json()
     assert [model["id"] for model in first["items"]] == [1, 2]
     assert first["items"][0]["complexityMultiplier"] == 1.5
-    rest = (await api.get("/api/reference-models", params={"limit": 100, "cursor": first["nextCursor"]})).json()
+    rest = (
+        await api.get("/api/reference-models", params={"limit": 100, "cursor": first["nextCursor"]})
+    ).json()
     assert rest["items"][0]["id"] == 3
     assert rest["nextCursor"] is None
     fashion = (await api.get("/api/reference-models", params={"category": "fashion"})).json()

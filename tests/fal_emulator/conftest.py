@@ -213,9 +213,7 @@ def verify_webhook(headers: dict[str, str], body: bytes, jwks: dict[str, Any]) -
     for key in jwks["keys"]:
         raw = base64.urlsafe_b64decode(key["x"] + "=" * (-len(key["x"]) % 4))
         try:
-            Ed25519PublicKey.from_public_bytes(raw).verify(
-                bytes.fromhex(signature), message.encode()
-            )
+            Ed25519PublicKey.from_public_bytes(raw).verify(bytes.fromhex(signature), message.encode())
         except InvalidSignature:
             continue
         return True

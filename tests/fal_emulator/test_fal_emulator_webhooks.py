@@ -19,9 +19,7 @@ def jwks(fal_emulator: Any) -> dict[str, Any]:
 def test_completed_request_delivers_signed_ok_webhook(
     fal_sync: Any, fal_emulator: Any, webhook_receiver: Any, webhook_verifier: Any
 ) -> None:
-    handle = fal_sync.submit(
-        FLUX, {"prompt": f"webhook {uuid.uuid4()}"}, webhook_url=webhook_receiver.url
-    )
+    handle = fal_sync.submit(FLUX, {"prompt": f"webhook {uuid.uuid4()}"}, webhook_url=webhook_receiver.url)
 
     [(headers, body)] = webhook_receiver.wait_for(handle.request_id)
 
@@ -44,12 +42,8 @@ def test_completed_request_delivers_signed_ok_webhook(
 def test_failures_deliver_error_webhooks(
     fal_sync: Any, fal_emulator: Any, webhook_receiver: Any, webhook_verifier: Any
 ) -> None:
-    failing = fal_sync.submit(
-        FLUX, {"prompt": f"[[fail]] {uuid.uuid4()}"}, webhook_url=webhook_receiver.url
-    )
-    flaky = fal_sync.submit(
-        FLUX, {"prompt": f"[[flaky]] {uuid.uuid4()}"}, webhook_url=webhook_receiver.url
-    )
+    failing = fal_sync.submit(FLUX, {"prompt": f"[[fail]] {uuid.uuid4()}"}, webhook_url=webhook_receiver.url)
+    flaky = fal_sync.submit(FLUX, {"prompt": f"[[flaky]] {uuid.uuid4()}"}, webhook_url=webhook_receiver.url)
 
     [(_, failing_body)] = webhook_receiver.wait_for(failing.request_id)
     [(flaky_headers, flaky_body)] = webhook_receiver.wait_for(flaky.request_id)
@@ -63,9 +57,7 @@ def test_failures_deliver_error_webhooks(
     assert webhook_verifier(flaky_headers, flaky_body, jwks(fal_emulator))
 
 
-def test_refused_delivery_is_retried(
-    fal_sync: Any, fal_emulator: Any, webhook_receiver: Any
-) -> None:
+def test_refused_delivery_is_retried(fal_sync: Any, fal_emulator: Any, webhook_receiver: Any) -> None:
     # The receiver refuses the first attempt for this id; the emulator retries after 0.1 s.
     handle = fal_sync.submit(
         FLUX, {"prompt": f"[[slow:0.5]] retry {uuid.uuid4()}"}, webhook_url=webhook_receiver.url

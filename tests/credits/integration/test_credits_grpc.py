@@ -2,7 +2,6 @@
 
 import grpc
 import pytest
-
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
 from imagegen_platform import db
@@ -35,10 +34,14 @@ async def test_quote_uses_the_seeded_pricing(credits_stub):
 
 
 async def test_insufficient_credits_is_failed_precondition_with_a_reason(credits_stub, team_id):
-    await credits_stub.CreateAccount(credits_service_pb2.CreateAccountRequest(team_id=team_id, plan=credits_pb2.PLAN_FREE))
+    await credits_stub.CreateAccount(
+        credits_service_pb2.CreateAccountRequest(team_id=team_id, plan=credits_pb2.PLAN_FREE)
+    )
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await credits_stub.ReserveCredits(
-            credits_service_pb2.ReserveCreditsRequest(team_id=team_id, amount_hundredths=27_00, idempotency_key=team_id)
+            credits_service_pb2.ReserveCreditsRequest(
+                team_id=team_id, amount_hundredths=27_00, idempotency_key=team_id
+            )
         )
     assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(caught.value) == (
@@ -65,15 +68,23 @@ async def test_reserve_capture_round_trip_reports_the_balance(credits_stub, team
     assert created.balance.available_hundredths == 2_000_00
     assert created.balance.max_concurrent_jobs == 3
     reserved = await credits_stub.ReserveCredits(
-        credits_service_pb2.ReserveCreditsRequest(team_id=team_id, amount_hundredths=27_00, idempotency_key=team_id)
+        credits_service_pb2.ReserveCreditsRequest(
+            team_id=team_id, amount_hundredths=27_00, idempotency_key=team_id
+        )
     )
-    assert (reserved.balance.available_hundredths, reserved.balance.reserved_hundredths) == (1_973_00, 27_00)
+    assert (reserved.balance.available_hundredths, reserved.balance.reserved_hundredths) == (
+        1_973_00,
+        27_00,
+    )
     captured = await credits_stub.CaptureCredits(
         credits_service_pb2.CaptureCreditsRequest(idempotency_key=team_id, amount_hundredths=27_00)
     )
     assert (captured.captured_hundredths, captured.released_hundredths) == (27_00, 0)
     balance = await credits_stub.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
-    assert (balance.balance.available_hundredths, balance.balance.reserved_hundredths) == (1_973_00, 0)
+    assert (balance.balance.available_hundredths, balance.balance.reserved_hundredths) == (
+        1_973_00,
+        0,
+    )
 
 
 async def test_unknown_team_is_not_found(credits_stub, team_id):

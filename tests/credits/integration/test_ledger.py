@@ -3,13 +3,12 @@
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
-
 from imagegen_credits.adapters.tables import account, ledger_entry
 from imagegen_credits.domain.model import InsufficientCredits, Plan
 from imagegen_credits.service_layer import handlers
 from imagegen_platform import db
 from imagegen_platform.errors import InvalidArgument, NotFound
+from sqlalchemy import func, select
 
 
 @pytest.fixture
@@ -33,7 +32,9 @@ async def assert_balance_matches_ledger(engine, team_id: str) -> None:
     sums = await ledger_balance(engine, team_id)
     acct = await handlers.get_account(engine, team_id)
     assert acct.total_allocated_hundredths == sums.get("allocation", 0)
-    assert acct.reserved_hundredths == sums.get("reserve", 0) - sums.get("capture", 0) - sums.get("release", 0)
+    assert acct.reserved_hundredths == sums.get("reserve", 0) - sums.get("capture", 0) - sums.get(
+        "release", 0
+    )
     assert acct.available_hundredths == (
         sums.get("allocation", 0) - sums.get("reserve", 0) + sums.get("release", 0)
     )
@@ -115,8 +116,8 @@ async def test_balances_are_never_negative_in_the_database(engine, team_id):
         await handlers.reserve(engine, team_id, 1, f"{team_id}-job")
     async with engine.connect() as connection:
         negative = await connection.scalar(
-            select(func.count()).select_from(account).where(
-                (account.c.available_hundredths < 0) | (account.c.reserved_hundredths < 0)
-            )
+            select(func.count())
+            .select_from(account)
+            .where((account.c.available_hundredths < 0) | (account.c.reserved_hundredths < 0))
         )
     assert negative == 0

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-
 from imagegen_credits.domain.model import Account, InsufficientCredits, Plan
 from imagegen_platform.errors import InvalidArgument
 

@@ -1,8 +1,11 @@
 from decimal import Decimal
 
 import pytest
-
-from imagegen_credits.domain.pricing import ImageGenerationPricing, quote_image_generation, to_hundredths
+from imagegen_credits.domain.pricing import (
+    ImageGenerationPricing,
+    quote_image_generation,
+    to_hundredths,
+)
 from imagegen_platform.errors import InvalidArgument
 
 # The config the first migration seeds (imagegen_credits/migrations/versions/..._0001_...).
@@ -18,7 +21,12 @@ SEEDED = ImageGenerationPricing.from_config(
 
 
 def quote(**overrides):
-    request = {"resolution": "1024x1024", "quality": "hd", "model_complexity_hundredths": 150, "num_images": 1}
+    request = {
+        "resolution": "1024x1024",
+        "quality": "hd",
+        "model_complexity_hundredths": 150,
+        "num_images": 1,
+    }
     return quote_image_generation(SEEDED, **{**request, **overrides})
 
 
@@ -41,9 +49,15 @@ def test_seed_worked_example_costs_27_credits():
     [
         ({"num_images": 4}, 108_00),
         ({"quality": "standard"}, 18_00),
-        ({"resolution": "512x512", "quality": "standard", "model_complexity_hundredths": 100}, 6_00),
+        (
+            {"resolution": "512x512", "quality": "standard", "model_complexity_hundredths": 100},
+            6_00,
+        ),
         # 5 x 1.75 x 1.0 x 1.37 x 1.2 = 14.385, rounded half-up to 14.39.
-        ({"resolution": "1024x768", "quality": "standard", "model_complexity_hundredths": 137}, 14_39),
+        (
+            {"resolution": "1024x768", "quality": "standard", "model_complexity_hundredths": 137},
+            14_39,
+        ),
     ],
 )
 def test_every_factor_multiplies_the_price(overrides, expected):

@@ -5,7 +5,6 @@ import httpx
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
-
 from imagegen_gateway.app import create_app
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.deps import get_services, get_team_id
@@ -15,7 +14,9 @@ def rpc_error(code: grpc.StatusCode, message: str, reason: str | None = None) ->
     trailing = grpc.aio.Metadata()
     if reason:
         detail = any_pb2.Any()
-        detail.Pack(error_details_pb2.ErrorInfo(reason=reason, domain="imagegen", metadata={"neededCredits": "27.00"}))
+        detail.Pack(
+            error_details_pb2.ErrorInfo(reason=reason, domain="imagegen", metadata={"neededCredits": "27.00"})
+        )
         status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message, details=[detail])
         trailing = grpc.aio.Metadata(("grpc-status-details-bin", status.SerializeToString()))
     return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), trailing, details=message)
@@ -44,12 +45,19 @@ SETTINGS = GatewaySettings(
     credits_addr="unused:1",
     storage_addr="unused:1",
 )
-VALID_BODY = {"referenceModelId": 1, "prompt": "a red dress", "resolution": "1024x1024", "quality": "hd"}
+VALID_BODY = {
+    "referenceModelId": 1,
+    "prompt": "a red dress",
+    "resolution": "1024x1024",
+    "quality": "hd",
+}
 
 
 def client(error: grpc.aio.AioRpcError | None = None, authenticated: bool = True) -> httpx.AsyncClient:
     app = create_app(SETTINGS)
-    app.dependency_overrides[get_services] = lambda: FakeServices(error or rpc_error(grpc.StatusCode.INTERNAL, "x"))
+    app.dependency_overrides[get_services] = lambda: FakeServices(
+        error or rpc_error(grpc.StatusCode.INTERNAL, "x")
+    )
     if authenticated:
         app.dependency_overrides[get_team_id] = lambda: "team-1"
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
@@ -74,7 +82,8 @@ async def test_missing_api_key_is_401_with_the_error_shape():
 async def test_every_invalid_field_is_listed_in_one_400():
     async with client() as http:
         response = await http.post(
-            "/api/generate", json={"referenceModelId": 0, "prompt": "", "quality": "ultra", "numImages": 9}
+            "/api/generate",
+            json={"referenceModelId": 0, "prompt": "", "quality": "ultra", "numImages": 9},
         )
     error = assert_error_shape(response, 400, "invalid_request")
     assert set(error["details"]) == {"referenceModelId", "prompt", "quality", "numImages"}
@@ -89,9 +98,21 @@ async def test_unknown_fields_are_refused_rather_than_ignored():
 @pytest.mark.parametrize(
     ("error", "status", "code"),
     [
-        (rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "needs 27.00", "insufficient_credits"), 402, "insufficient_credits"),
-        (rpc_error(grpc.StatusCode.NOT_FOUND, "no such model", "reference_model_not_found"), 404, "reference_model_not_found"),
-        (rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad resolution", "invalid_pricing_input"), 400, "invalid_pricing_input"),
+        (
+            rpc_error(grpc.StatusCode.FAILED_PRECONDITION, "needs 27.00", "insufficient_credits"),
+            402,
+            "insufficient_credits",
+        ),
+        (
+            rpc_error(grpc.StatusCode.NOT_FOUND, "no such model", "reference_model_not_found"),
+            404,
+            "reference_model_not_found",
+        ),
+        (
+            rpc_error(grpc.StatusCode.INVALID_ARGUMENT, "bad resolution", "invalid_pricing_input"),
+            400,
+            "invalid_pricing_input",
+        ),
         (rpc_error(grpc.StatusCode.UNAVAILABLE, "connection refused"), 503, "service_unavailable"),
         (rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "deadline"), 504, "service_unavailable"),
         (rpc_error(grpc.StatusCode.INTERNAL, "traceback: secret"), 500, "internal_error"),

@@ -7,7 +7,6 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-
 from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier, InvalidWebhook
 
 JWKS_URL = "https://fal.test/.well-known/jwks.json"
@@ -15,7 +14,12 @@ JWKS_URL = "https://fal.test/.well-known/jwks.json"
 
 def jwk(key: Ed25519PrivateKey) -> dict:
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    return {"kty": "OKP", "crv": "Ed25519", "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), "kid": "k"}
+    return {
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(),
+        "kid": "k",
+    }
 
 
 class Jwks:
@@ -30,7 +34,9 @@ class Jwks:
         return httpx.Response(200, json={"keys": [jwk(key) for key in self.keys]})
 
 
-def signed_headers(key: Ed25519PrivateKey, body: bytes, *, request_id="req-1", user_id="user-1", at=None) -> dict:
+def signed_headers(
+    key: Ed25519PrivateKey, body: bytes, *, request_id="req-1", user_id="user-1", at=None
+) -> dict:
     timestamp = str(int(at if at is not None else time.time()))
     message = "\n".join([request_id, user_id, timestamp, hashlib.sha256(body).hexdigest()]).encode()
     return {
@@ -66,7 +72,10 @@ async def test_any_key_of_the_set_may_have_signed():
         lambda headers, body: ({**headers, "x-fal-webhook-request-id": "req-2"}, body),
         lambda headers, body: ({**headers, "x-fal-webhook-signature": "00" * 64}, body),
         lambda headers, body: ({**headers, "x-fal-webhook-signature": "zz"}, body),
-        lambda headers, body: ({k: v for k, v in headers.items() if k != "x-fal-webhook-timestamp"}, body),
+        lambda headers, body: (
+            {k: v for k, v in headers.items() if k != "x-fal-webhook-timestamp"},
+            body,
+        ),
     ],
 )
 async def test_altered_or_incomplete_deliveries_are_refused(tamper):

@@ -1,5 +1,4 @@
 import pytest
-
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     provider_error_message,
@@ -28,7 +27,14 @@ def test_every_invalid_field_is_named():
     bad = request(reference_model_id=0, prompt="  ", resolution="big", quality="ultra", num_images=9, seed=-1)
     with pytest.raises(InvalidArgument) as caught:
         bad.validate()
-    assert set(caught.value.details) == {"referenceModelId", "prompt", "resolution", "quality", "numImages", "seed"}
+    assert set(caught.value.details) == {
+        "referenceModelId",
+        "prompt",
+        "resolution",
+        "quality",
+        "numImages",
+        "seed",
+    }
 
 
 def test_provider_input_overrides_model_defaults_with_the_request():
@@ -51,7 +57,10 @@ def test_provider_input_leaves_seed_to_the_provider_when_unset():
 
 def test_provider_images_reads_urls_in_order():
     payload = {"images": [{"url": "https://a/1.png", "width": 1}, {"url": "https://a/2.png"}]}
-    assert [image.url for image in provider_images(payload)] == ["https://a/1.png", "https://a/2.png"]
+    assert [image.url for image in provider_images(payload)] == [
+        "https://a/1.png",
+        "https://a/2.png",
+    ]
 
 
 @pytest.mark.parametrize("payload", [None, {}, {"images": []}, {"images": [{"width": 1}]}, {"images": "x"}])
@@ -62,5 +71,8 @@ def test_malformed_provider_output_is_rejected(payload):
 
 def test_provider_error_message_joins_error_and_detail():
     payload = {"detail": [{"loc": ["body", "prompt"], "msg": "prompt rejected"}]}
-    assert provider_error_message("Invalid status code: 422", payload) == "Invalid status code: 422: prompt rejected"
+    assert (
+        provider_error_message("Invalid status code: 422", payload)
+        == "Invalid status code: 422: prompt rejected"
+    )
     assert provider_error_message("", None) == "the provider reported an error"

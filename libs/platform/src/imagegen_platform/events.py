@@ -2,10 +2,9 @@
 
 import logging
 
+from faststream.nats import JStream, NatsBroker
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
-
-from faststream.nats import JStream, NatsBroker
 
 # One stream per context that publishes events (STYLE.md section 8). Every process that
 # touches a stream declares it with ensure_stream; subscribers refer to it by name only.

@@ -11,7 +11,19 @@ import uuid
 
 from faststream.nats import NatsBroker
 from google.protobuf.message import Message
-from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imagegen_platform.context import REQUEST_ID_HEADER
@@ -24,6 +36,8 @@ def outbox_table(metadata: MetaData) -> Table:
         "outbox",
         metadata,
         Column("id", String, primary_key=True),
+        # Insertion order, which created_at cannot give: rows of one transaction share its now().
+        Column("sequence", BigInteger, Identity(always=True), nullable=False, unique=True),
         Column("subject", String, nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("request_id", String),
@@ -47,7 +61,7 @@ async def add_event(
 
 
 class OutboxRelay:
-    """Publishes unsent rows in creation order; several relays may run, rows are claimed with SKIP LOCKED."""
+    """Publishes unsent rows in insertion order; several relays may run, rows are claimed with SKIP LOCKED."""
 
     def __init__(
         self,
@@ -73,7 +87,7 @@ class OutboxRelay:
                 await connection.execute(
                     select(self.table)
                     .where(self.table.c.published_at.is_(None))
-                    .order_by(self.table.c.created_at, self.table.c.id)
+                    .order_by(self.table.c.sequence)
                     .limit(self.batch_size)
                     .with_for_update(skip_locked=True)
                 )

@@ -1,17 +1,18 @@
-"""`imagegen-credits migrate` upgrades the schema; `imagegen-credits serve` runs gRPC and the settlement consumer."""
+"""`imagegen-credits migrate` upgrades the schema; `serve` runs gRPC and the settlement consumer."""
 
 import argparse
 import asyncio
 from pathlib import Path
 
 from imagegen.credits.v1 import credits_service_pb2, credits_service_pb2_grpc
+from imagegen_platform import db, grpc_server
+from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
+from imagegen_platform.logging import configure_logging
+
 from imagegen_credits.adapters.tables import SCHEMA
 from imagegen_credits.config import CreditsSettings
 from imagegen_credits.entrypoints.events import register_settlement_consumer
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
-from imagegen_platform import db, grpc_server
-from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
-from imagegen_platform.logging import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

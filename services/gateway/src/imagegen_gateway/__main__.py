@@ -4,12 +4,12 @@ import argparse
 from pathlib import Path
 
 import uvicorn
+from imagegen_platform import db
+from imagegen_platform.logging import configure_logging
 
 from imagegen_gateway.adapters.tables import SCHEMA
 from imagegen_gateway.app import create_app
 from imagegen_gateway.config import GatewaySettings
-from imagegen_platform import db
-from imagegen_platform.logging import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

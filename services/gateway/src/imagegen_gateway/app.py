@@ -6,6 +6,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from imagegen_platform import db
+from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
@@ -13,8 +15,6 @@ from imagegen_gateway.adapters.services import Services
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
 from imagegen_gateway.routes import credits, generate, reference_models, webhooks
-from imagegen_platform import db
-from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 
 
 class RequestIdMiddleware:
@@ -32,7 +32,10 @@ class RequestIdMiddleware:
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", value.encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"x-request-id", value.encode()),
+                ]
             await send(message)
 
         token = request_id_var.set(value)

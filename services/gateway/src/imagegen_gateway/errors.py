@@ -7,10 +7,9 @@ import grpc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException as StarletteHTTPException
-
 from imagegen_platform.context import request_id_var
 from imagegen_platform.grpc_client import error_reason
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,20 @@ class ApiError(Exception):
 
 
 def error_response(
-    status: int, code: str, message: str, details: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body = {"error": {"code": code, "message": message, "details": details or {}, "requestId": request_id_var.get()}}
+    body = {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": details or {},
+            "requestId": request_id_var.get(),
+        }
+    }
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -75,7 +85,10 @@ async def _validation_error(request: Request, error: RequestValidationError) -> 
 async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
     return error_response(
-        error.status_code, codes.get(error.status_code, "http_error"), str(error.detail), headers=error.headers
+        error.status_code,
+        codes.get(error.status_code, "http_error"),
+        str(error.detail),
+        headers=error.headers,
     )
 
 

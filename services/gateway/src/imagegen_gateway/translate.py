@@ -3,9 +3,9 @@
 from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from imagegen.generation.v1 import generation_pb2
 from imagegen.models.v1 import models_pb2
+
 from imagegen_gateway import schemas
 
 _STATUS = {
@@ -61,7 +61,9 @@ def job_public(job: generation_pb2.Job, signed_urls: dict[str, tuple[str, dateti
         refunded_credits=credits(job.refunded_credits_hundredths),
         progress=job.progress,
         queue_position=None,
-        error=schemas.JobError(code=job.error.code, message=job.error.message) if job.HasField("error") else None,
+        error=schemas.JobError(code=job.error.code, message=job.error.message)
+        if job.HasField("error")
+        else None,
         result=result,
         created_at=utc(job.created_at),
         started_at=utc(job.started_at) if job.HasField("started_at") else None,

@@ -9,15 +9,16 @@ import asyncio
 from pathlib import Path
 
 from imagegen.generation.v1 import generation_service_pb2, generation_service_pb2_grpc
+from imagegen_platform import db, grpc_server
+from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
+from imagegen_platform.logging import configure_logging
+from imagegen_platform.outbox import OutboxRelay
+
 from imagegen_generation.adapters.tables import SCHEMA, outbox
 from imagegen_generation.bootstrap import build_generation
 from imagegen_generation.config import GenerationSettings
 from imagegen_generation.entrypoints.grpc_servicer import GenerationServicer
 from imagegen_generation.entrypoints.worker import register_worker
-from imagegen_platform import db, grpc_server
-from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
-from imagegen_platform.logging import configure_logging
-from imagegen_platform.outbox import OutboxRelay
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -1,10 +1,11 @@
 """Composition root: builds the generation use cases' dependencies from settings."""
 
+from imagegen_platform import db
+
 from imagegen_generation.adapters.peers import Peers
 from imagegen_generation.adapters.provider import FalProvider
 from imagegen_generation.config import GenerationSettings
 from imagegen_generation.service_layer.handlers import Generation
-from imagegen_platform import db
 
 
 def build_generation(settings: GenerationSettings) -> Generation:

@@ -1,7 +1,6 @@
+from imagegen_platform.config import ServiceSettings
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
-
-from imagegen_platform.config import ServiceSettings
 
 
 class GenerationSettings(ServiceSettings):

@@ -5,12 +5,13 @@ import asyncio
 from pathlib import Path
 
 from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
+from imagegen_platform import db, grpc_server
+from imagegen_platform.logging import configure_logging
+
 from imagegen_models.adapters.tables import SCHEMA
 from imagegen_models.config import ModelsSettings
 from imagegen_models.entrypoints.grpc_servicer import ModelsServicer
 from imagegen_models.service_layer.handlers import seed_catalog
-from imagegen_platform import db, grpc_server
-from imagegen_platform.logging import configure_logging
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

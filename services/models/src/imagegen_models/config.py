@@ -1,6 +1,5 @@
-from pydantic_settings import SettingsConfigDict
-
 from imagegen_platform.config import ServiceSettings
+from pydantic_settings import SettingsConfigDict
 
 
 class ModelsSettings(ServiceSettings):

@@ -7,6 +7,7 @@ from pathlib import Path
 from imagegen.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from imagegen_platform import db, grpc_server
 from imagegen_platform.logging import configure_logging
+
 from imagegen_storage.adapters.tables import SCHEMA
 from imagegen_storage.bootstrap import build_storage
 from imagegen_storage.config import StorageSettings

@@ -1,6 +1,7 @@
 """Composition root: builds the storage use cases' dependencies from settings."""
 
 from imagegen_platform import db
+
 from imagegen_storage.adapters.fetcher import HttpFetcher
 from imagegen_storage.adapters.s3 import S3BlobStore
 from imagegen_storage.config import StorageSettings

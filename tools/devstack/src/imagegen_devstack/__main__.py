@@ -61,14 +61,18 @@ def run(state_dir: Path, ports: StackPorts, latency: float) -> None:
             f"  API key:   {team['apiKey']}\n"
             f"  logs:      {stack.logs_dir}\n\n"
             f"Try:\n  export KEY={team['apiKey']}\n"
-            f"  curl -H \"Authorization: Bearer $KEY\" {stack.gateway_url}/api/credits/balance\n\n"
+            f'  curl -H "Authorization: Bearer $KEY" {stack.gateway_url}/api/credits/balance\n\n'
             "Ctrl-C stops everything.",
             flush=True,
         )
         while not stopping.wait(1.0):
             for process in stack.processes:
                 if not process.is_running:
-                    print(f"{process.name} exited; see {process.log_path}", file=sys.stderr, flush=True)
+                    print(
+                        f"{process.name} exited; see {process.log_path}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     stopping.set()
     finally:
         print("\nstopping imagegen ...", flush=True)

@@ -282,9 +282,7 @@ def _apt_install_postgres() -> None:
     if not _apt_index_updated:
         commands.insert(0, ["apt-get", "update"])
     for command in commands:
-        result = subprocess.run(
-            command, capture_output=True, text=True, env=env, check=False, timeout=600
-        )
+        result = subprocess.run(command, capture_output=True, text=True, env=env, check=False, timeout=600)
         if result.returncode != 0:
             raise PostgresNotFoundError(
                 f"{shlex.join(command)} failed ({result.returncode}):\n{result.stderr[-2000:]}"
@@ -365,9 +363,7 @@ class PostgresServer(_StartStopContext):
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():
             return False
-        result = self._run_as_owner(
-            [self.bindir / "pg_ctl", "status", "-D", self.data_dir], timeout=10
-        )
+        result = self._run_as_owner([self.bindir / "pg_ctl", "status", "-D", self.data_dir], timeout=10)
         return result.returncode == 0
 
     def start(self) -> None:
@@ -421,9 +417,7 @@ class PostgresServer(_StartStopContext):
         ]
         result = self._run_as_owner(command, timeout=self.start_timeout)
         if result.returncode != 0:
-            raise StartupError(
-                f"initdb into {self.data_dir} failed ({result.returncode}):\n{result.stdout}"
-            )
+            raise StartupError(f"initdb into {self.data_dir} failed ({result.returncode}):\n{result.stdout}")
 
     def _pg_ctl_start(self) -> None:
         assert self._socket_dir is not None
@@ -640,9 +634,7 @@ class S3Server(_StartStopContext):
     accepts any credentials and does not enforce presigned-URL signatures or expiry.
     """
 
-    def __init__(
-        self, port: int, *, log_path: Path | None = None, start_timeout: float = 30.0
-    ) -> None:
+    def __init__(self, port: int, *, log_path: Path | None = None, start_timeout: float = 30.0) -> None:
         self.port = port
         self.start_timeout = start_timeout
         if log_path is None:

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from imagegen_fal_emulator.settings import client_env
+
 from imagegen_devstack.infra import (
     ManagedProcess,
     NatsServer,
@@ -22,7 +24,6 @@ from imagegen_devstack.infra import (
     tcp_is_open,
     wait_for_http,
 )
-from imagegen_fal_emulator.settings import client_env
 
 DATABASE = "imagegen"
 FAL_KEY = "local-id:local-secret"
@@ -102,7 +103,10 @@ class LocalStack:
         """Configuration of every service; each reads only its own prefix."""
         ports = self.ports
         fal = client_env("127.0.0.1", ports.fal, self.cert_dir, FAL_KEY)
-        addr = {name: f"127.0.0.1:{getattr(ports, name)}" for name in ("models", "generation", "credits", "storage")}
+        addr = {
+            name: f"127.0.0.1:{getattr(ports, name)}"
+            for name in ("models", "generation", "credits", "storage")
+        }
         env = {
             # fal-client reads FAL_*; httpx everywhere trusts SSL_CERT_FILE, which adds the emulator's CA.
             "FAL_KEY": fal["FAL_KEY"],
@@ -173,12 +177,18 @@ class LocalStack:
         emulator = self._spawn(
             "fal-emulator",
             [
-                "-m", "imagegen_fal_emulator",
-                "--host", "127.0.0.1",
-                "--port", str(self.ports.fal),
-                "--cert-dir", str(self.cert_dir),
-                "--latency", str(self.options.fal_latency),
-                "--key", FAL_KEY,
+                "-m",
+                "imagegen_fal_emulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.ports.fal),
+                "--cert-dir",
+                str(self.cert_dir),
+                "--latency",
+                str(self.options.fal_latency),
+                "--key",
+                FAL_KEY,
             ],
         )
         emulator.wait_ready(lambda: tcp_is_open("127.0.0.1", self.ports.fal), timeout=30)
@@ -202,7 +212,11 @@ class LocalStack:
             ("credits", ["-m", "imagegen_credits", "serve"], self.ports.credits),
             ("storage", ["-m", "imagegen_storage", "serve"], self.ports.storage),
             ("generation", ["-m", "imagegen_generation", "serve"], self.ports.generation),
-            ("generation-worker", ["-m", "imagegen_generation", "worker"], self.ports.generation_worker),
+            (
+                "generation-worker",
+                ["-m", "imagegen_generation", "worker"],
+                self.ports.generation_worker,
+            ),
             ("gateway", ["-m", "imagegen_gateway", "serve"], self.ports.gateway),
         ]
         started = [(self._spawn(name, args), port) for name, args, port in services]
@@ -226,7 +240,16 @@ class LocalStack:
 def create_team(env: dict[str, str], name: str, plan: str) -> dict[str, str]:
     """Runs the admin CLI with a stack's configuration; returns {"teamId", "apiKey"}."""
     result = subprocess.run(
-        [sys.executable, "-m", "imagegen_gateway.entrypoints.admin", "create-team", "--name", name, "--plan", plan],
+        [
+            sys.executable,
+            "-m",
+            "imagegen_gateway.entrypoints.admin",
+            "create-team",
+            "--name",
+            name,
+            "--plan",
+            plan,
+        ],
         env=env,
         capture_output=True,
         text=True,

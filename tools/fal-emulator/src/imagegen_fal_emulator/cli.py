@@ -15,9 +15,7 @@ def _delays(value: str) -> tuple[float, ...]:
     try:
         delays = tuple(float(part) for part in value.split(",") if part.strip())
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated seconds, got {value!r}"
-        ) from exc
+        raise argparse.ArgumentTypeError(f"expected comma-separated seconds, got {value!r}") from exc
     if any(delay < 0 for delay in delays):
         raise argparse.ArgumentTypeError("delays must not be negative")
     return delays

@@ -52,9 +52,7 @@ class RunFailure(Exception):
         return cls(422, error.detail, "Input validation failed")
 
 
-CANCELLED = RunFailure(
-    400, "Request was cancelled", "Request was cancelled", error_type="request_cancelled"
-)
+CANCELLED = RunFailure(400, "Request was cancelled", "Request was cancelled", error_type="request_cancelled")
 
 
 @dataclass
@@ -99,9 +97,7 @@ def log_entry(message: str, level: str = "INFO") -> JsonObject:
 class Runner:
     """Runs one model call, applying the latency and the [[fail]]/[[flaky]]/[[slow:N]] markers."""
 
-    def __init__(
-        self, apps: dict[str, App], files: FileStore, fetcher: FileFetcher, latency: float
-    ):
+    def __init__(self, apps: dict[str, App], files: FileStore, fetcher: FileFetcher, latency: float):
         self.apps = apps
         self._files = files
         self._fetcher = fetcher
@@ -109,9 +105,7 @@ class Runner:
         # Inputs whose first run already failed through [[flaky]]; the next one succeeds.
         self._flaky_seen: set[str] = set()
 
-    async def run(
-        self, endpoint_id: str, payload: object, origin: str, logs: list[JsonObject]
-    ) -> JsonObject:
+    async def run(self, endpoint_id: str, payload: object, origin: str, logs: list[JsonObject]) -> JsonObject:
         """Return the model output or raise RunFailure."""
         try:
             job = await self.apps[endpoint_id].prepare(payload, self._fetcher)
@@ -170,9 +164,7 @@ class RequestQueue:
         origin: str,
         webhook_url: str | None,
     ) -> QueuedRequest:
-        request = QueuedRequest(
-            str(uuid.uuid4()), endpoint_id, app_path, payload, origin, webhook_url
-        )
+        request = QueuedRequest(str(uuid.uuid4()), endpoint_id, app_path, payload, origin, webhook_url)
         self._requests[request.request_id] = request
         self._waiting.append(request)
         self._start_waiting()
@@ -229,9 +221,7 @@ class RequestQueue:
             self._finish(request, output, failure)
             self._start_waiting()
 
-    def _finish(
-        self, request: QueuedRequest, output: JsonObject | None, failure: RunFailure | None
-    ) -> None:
+    def _finish(self, request: QueuedRequest, output: JsonObject | None, failure: RunFailure | None) -> None:
         request.state = RequestState.COMPLETED
         request.finished_at = time.monotonic()
         request.output = output
@@ -239,9 +229,7 @@ class RequestQueue:
         if failure is not None:
             request.logs.append(log_entry(failure.message, "ERROR"))
         if request.webhook_url:
-            self._webhooks.schedule(
-                request.webhook_url, request.request_id, webhook_payload(request)
-            )
+            self._webhooks.schedule(request.webhook_url, request.request_id, webhook_payload(request))
 
     def status(self, request: QueuedRequest, with_logs: bool) -> JsonObject:
         body: JsonObject = {"status": request.state.value, **request.urls()}

@@ -35,20 +35,14 @@ REQUEST_PATH = re.compile(
     r"(?:/(?P<action>status|cancel))?"
 )
 STORED_KEY = r"[0-9a-f]{32}/[^/]+"
-MULTIPART_PART = re.compile(
-    rf"(?P<key>{STORED_KEY})/multipart/(?P<upload>[0-9a-f]{{32}})/(?P<n>\d+)"
-)
-MULTIPART_COMPLETE = re.compile(
-    rf"(?P<key>{STORED_KEY})/multipart/(?P<upload>[0-9a-f]{{32}})/complete"
-)
+MULTIPART_PART = re.compile(rf"(?P<key>{STORED_KEY})/multipart/(?P<upload>[0-9a-f]{{32}})/(?P<n>\d+)")
+MULTIPART_COMPLETE = re.compile(rf"(?P<key>{STORED_KEY})/multipart/(?P<upload>[0-9a-f]{{32}})/complete")
 CDN_TOKEN_LIFETIME = timedelta(hours=1)
 
 
 def fal_json(body: Any, status_code: int = 200, request_id: str | None = None) -> JSONResponse:
     """Every fal answer carries x-fal-request-id; the client also uses it to skip retries."""
-    return JSONResponse(
-        body, status_code, headers={"x-fal-request-id": request_id or str(uuid.uuid4())}
-    )
+    return JSONResponse(body, status_code, headers={"x-fal-request-id": request_id or str(uuid.uuid4())})
 
 
 def origin_of(request: Request) -> str:

@@ -52,9 +52,7 @@ class WebhookSender:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def jwks(self) -> dict[str, Any]:
-        raw = self._key.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        raw = self._key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {
             "keys": [
                 {
@@ -102,9 +100,7 @@ class WebhookSender:
                 error: str | None = None
                 try:
                     # Signed per attempt so the timestamp stays inside receivers' window.
-                    response = await client.post(
-                        url, content=body, headers=self._headers(request_id, body)
-                    )
+                    response = await client.post(url, content=body, headers=self._headers(request_id, body))
                     status_code = response.status_code
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"

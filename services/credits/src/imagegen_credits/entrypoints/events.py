@@ -6,15 +6,15 @@ because settle() is idempotent on the job id.
 
 import logging
 
+from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
-from faststream.middlewares import AckPolicy
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from imagegen.generation.v1 import events_pb2, generation_pb2
-from imagegen_credits.service_layer import handlers
 from imagegen_platform.errors import NotFound
 from imagegen_platform.events import GENERATION_STREAM, JOB_FINISHED_SUBJECT
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from imagegen_credits.service_layer import handlers
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +30,7 @@ def register_settlement_consumer(broker: NatsBroker, engine: AsyncEngine) -> Non
     )
     async def settle_finished_job(body: bytes, msg: NatsMessage) -> None:
         event = events_pb2.JobFinished.FromString(body)
-        charge = (
-            event.charge_hundredths if event.status == generation_pb2.JOB_STATUS_COMPLETED else None
-        )
+        charge = event.charge_hundredths if event.status == generation_pb2.JOB_STATUS_COMPLETED else None
         try:
             captured, released = await handlers.settle(engine, event.job_id, charge)
         except NotFound:

@@ -2,12 +2,12 @@
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
+from imagegen_platform.errors import InvalidArgument
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen_credits.domain.model import PLAN_LIMITS, Account, Plan
 from imagegen_credits.service_layer import handlers
-from imagegen_platform.errors import InvalidArgument
 
 _PLAN_TO_WIRE = {
     Plan.FREE: credits_pb2.PLAN_FREE,

@@ -9,18 +9,23 @@ reservation is settled once: replays return the first result and move nothing.
 import uuid
 from datetime import UTC, datetime
 
+from imagegen_platform.errors import InvalidArgument, NotFound
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen_credits.adapters.tables import account, credit_pricing_config, ledger_entry, reservation
+from imagegen_credits.adapters.tables import (
+    account,
+    credit_pricing_config,
+    ledger_entry,
+    reservation,
+)
 from imagegen_credits.domain.model import PLAN_LIMITS, Account, Plan, ReservationState
 from imagegen_credits.domain.pricing import (
     ImageGenerationPricing,
     PriceQuote,
     quote_image_generation,
 )
-from imagegen_platform.errors import InvalidArgument, NotFound
 
 
 def _first_of_next_month(now: datetime) -> datetime:
@@ -64,13 +69,15 @@ async def _save_account(connection: AsyncConnection, acct: Account) -> None:
     )
 
 
-async def _write_ledger(
-    connection: AsyncConnection, team_id: str, kind: str, amount: int, key: str
-) -> None:
+async def _write_ledger(connection: AsyncConnection, team_id: str, kind: str, amount: int, key: str) -> None:
     if amount > 0:
         await connection.execute(
             insert(ledger_entry).values(
-                id=str(uuid.uuid4()), team_id=team_id, kind=kind, amount_hundredths=amount, idempotency_key=key
+                id=str(uuid.uuid4()),
+                team_id=team_id,
+                kind=kind,
+                amount_hundredths=amount,
+                idempotency_key=key,
             )
         )
 
@@ -135,7 +142,12 @@ async def current_image_generation_pricing(engine: AsyncEngine) -> ImageGenerati
 
 
 async def quote_image(
-    engine: AsyncEngine, *, resolution: str, quality: str, model_complexity_hundredths: int, num_images: int
+    engine: AsyncEngine,
+    *,
+    resolution: str,
+    quality: str,
+    model_complexity_hundredths: int,
+    num_images: int,
 ) -> PriceQuote:
     pricing = await current_image_generation_pricing(engine)
     return quote_image_generation(

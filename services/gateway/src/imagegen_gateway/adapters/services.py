@@ -3,13 +3,13 @@
 from dataclasses import dataclass
 
 import grpc
-
 from imagegen.credits.v1 import credits_service_pb2_grpc
 from imagegen.generation.v1 import generation_service_pb2_grpc
 from imagegen.models.v1 import models_service_pb2_grpc
 from imagegen.storage.v1 import storage_service_pb2_grpc
-from imagegen_gateway.config import GatewaySettings
 from imagegen_platform.grpc_client import open_channel
+
+from imagegen_gateway.config import GatewaySettings
 
 
 @dataclass

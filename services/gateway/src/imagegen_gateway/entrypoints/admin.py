@@ -8,10 +8,11 @@ import asyncio
 import json
 
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
-from imagegen_gateway.adapters import api_keys
-from imagegen_gateway.config import GatewaySettings
 from imagegen_platform import db
 from imagegen_platform.grpc_client import open_channel
+
+from imagegen_gateway.adapters import api_keys
+from imagegen_gateway.config import GatewaySettings
 
 PLANS = {
     "free": credits_pb2.PLAN_FREE,

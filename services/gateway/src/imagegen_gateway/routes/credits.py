@@ -1,8 +1,8 @@
 """The team's credit balance."""
 
 from fastapi import APIRouter
-
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2
+
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.deps import ServicesDep, TeamIdDep
 

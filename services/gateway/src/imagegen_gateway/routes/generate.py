@@ -1,9 +1,9 @@
 """Image generation: queue a job, read its status and results."""
 
 from fastapi import APIRouter
-
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 from imagegen.storage.v1 import storage_service_pb2
+
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.adapters.services import Services
 from imagegen_gateway.deps import ServicesDep, TeamIdDep

@@ -3,8 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-
 from imagegen.models.v1 import models_service_pb2
+
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.deps import ServicesDep, TeamIdDep
 
@@ -36,5 +36,7 @@ async def get_reference_model(
     model_id: int, team_id: TeamIdDep, services: ServicesDep
 ) -> schemas.ReferenceModelPublic:
     """One catalog model."""
-    response = await services.models.GetReferenceModel(models_service_pb2.GetReferenceModelRequest(id=model_id))
+    response = await services.models.GetReferenceModel(
+        models_service_pb2.GetReferenceModelRequest(id=model_id)
+    )
     return translate.reference_model_public(response.reference_model)

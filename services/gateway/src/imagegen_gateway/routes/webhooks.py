@@ -4,8 +4,8 @@ import json
 import logging
 
 from fastapi import APIRouter, Request
-
 from imagegen.generation.v1 import generation_service_pb2
+
 from imagegen_gateway import schemas
 from imagegen_gateway.adapters.fal_webhooks import InvalidWebhook
 from imagegen_gateway.deps import ServicesDep

@@ -5,7 +5,6 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-
 from imagegen.credits.v1 import credits_service_pb2, credits_service_pb2_grpc
 from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_service_pb2_grpc

@@ -1,5 +1,6 @@
 """The generation schema; migrations/ creates it, these definitions query it."""
 
+from imagegen_platform.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -12,8 +13,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-
-from imagegen_platform.outbox import outbox_table
 
 SCHEMA = "generation"
 metadata = MetaData(schema=SCHEMA)

@@ -95,6 +95,8 @@ def provider_error_message(error: str, payload: Any) -> str:
     """A readable reason from a provider's error report (its message plus the body's detail)."""
     detail = payload.get("detail") if isinstance(payload, dict) else None
     if isinstance(detail, list):
-        detail = "; ".join(str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail)
+        detail = "; ".join(
+            str(item.get("msg", item)) if isinstance(item, dict) else str(item) for item in detail
+        )
     parts = [part for part in (error, detail) if part]
     return ": ".join(str(part) for part in parts) or "the provider reported an error"

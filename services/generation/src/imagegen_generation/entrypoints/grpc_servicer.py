@@ -2,12 +2,16 @@
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
+from imagegen.generation.v1 import (
+    generation_pb2,
+    generation_service_pb2,
+    generation_service_pb2_grpc,
+)
+from imagegen_platform.errors import InvalidArgument
 
-from imagegen.generation.v1 import generation_pb2, generation_service_pb2, generation_service_pb2_grpc
 from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus
 from imagegen_generation.service_layer import handlers
 from imagegen_generation.service_layer.handlers import JobView
-from imagegen_platform.errors import InvalidArgument
 
 _STATUS = {status: getattr(generation_pb2, f"JOB_STATUS_{status.name}") for status in JobStatus}
 
@@ -42,7 +46,10 @@ def job_message(view: JobView) -> generation_pb2.Job:
         progress=row.progress,
         images=[
             generation_pb2.JobImage(
-                file_id=image.file_id, width=image.width, height=image.height, content_type=image.content_type
+                file_id=image.file_id,
+                width=image.width,
+                height=image.height,
+                content_type=image.content_type,
             )
             for image in view.images
         ],
@@ -83,7 +90,10 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
 
     async def CompleteProviderRequest(self, request, context: grpc.aio.ServicerContext):
         """Record a provider's verified terminal report for its job."""
-        if request.outcome == generation_service_pb2.PROVIDER_OUTCOME_UNSPECIFIED or not request.provider_request_id:
+        if (
+            request.outcome == generation_service_pb2.PROVIDER_OUTCOME_UNSPECIFIED
+            or not request.provider_request_id
+        ):
             raise InvalidArgument("invalid_provider_report", "provider_request_id and outcome are required")
         view = await handlers.complete_provider_request(
             self.generation,

@@ -9,11 +9,11 @@ import logging
 from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
-
 from imagegen.generation.v1 import events_pb2
-from imagegen_generation.service_layer import handlers
 from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 from imagegen_platform.events import GENERATION_STREAM, JOB_QUEUED_SUBJECT
+
+from imagegen_generation.service_layer import handlers
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,15 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from imagegen.generation.v1 import events_pb2, generation_pb2
+from imagegen_platform.context import request_id_var
+from imagegen_platform.errors import NotFound
+from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
+from imagegen_platform.outbox import add_event
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_generation.adapters.peers import Peers
 from imagegen_generation.adapters.provider import FalProvider, ProviderError
 from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox
@@ -28,10 +32,6 @@ from imagegen_generation.domain.jobs import (
     provider_error_message,
     provider_images,
 )
-from imagegen_platform.context import request_id_var
-from imagegen_platform.errors import NotFound
-from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
-from imagegen_platform.outbox import add_event
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,9 @@ async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = 
     if row is None:
         raise NotFound("job_not_found", f"job {job_id} does not exist")
     images = (
-        await connection.execute(select(job_image).where(job_image.c.job_id == job_id).order_by(job_image.c.position))
+        await connection.execute(
+            select(job_image).where(job_image.c.job_id == job_id).order_by(job_image.c.position)
+        )
     ).all()
     return JobView(row, list(images))
 
@@ -123,7 +125,10 @@ async def _finish(
     if finished is None:
         return False
     event = events_pb2.JobFinished(
-        job_id=row.id, team_id=row.team_id, status=_STATUS_TO_WIRE[to_status], charge_hundredths=charge
+        job_id=row.id,
+        team_id=row.team_id,
+        status=_STATUS_TO_WIRE[to_status],
+        charge_hundredths=charge,
     )
     await add_event(connection, outbox, JOB_FINISHED_SUBJECT, event, request_id_var.get())
     return True
@@ -157,7 +162,9 @@ async def create_image_job(gen: Generation, team_id: str, request: ImageGenerati
                 )
             )
             await connection.execute(
-                insert(job_transition).values(job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created")
+                insert(job_transition).values(
+                    job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created"
+                )
             )
             event = events_pb2.JobQueued(
                 job_id=job_id, team_id=team_id, type=generation_pb2.JOB_TYPE_IMAGE_GENERATION
@@ -185,7 +192,9 @@ class StartOutcome:
 async def start_job(gen: Generation, job_id: str) -> StartOutcome:
     """Claim a queued job and submit it to the provider; its result arrives by webhook."""
     async with gen.engine.begin() as connection:
-        row = (await connection.execute(select(job).where(job.c.id == job_id).with_for_update())).one_or_none()
+        row = (
+            await connection.execute(select(job).where(job.c.id == job_id).with_for_update())
+        ).one_or_none()
         if row is None:
             log.error("queued job does not exist", extra={"jobId": job_id})
             return StartOutcome()
@@ -194,8 +203,13 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
         # failed transiently before submitting: submit it again.
         if status is JobStatus.QUEUED:
             row = await _transition(
-                connection, job_id, (JobStatus.QUEUED,), JobStatus.RUNNING, "claimed by worker",
-                started_at=func.now(), attempts=row.attempts + 1,
+                connection,
+                job_id,
+                (JobStatus.QUEUED,),
+                JobStatus.RUNNING,
+                "claimed by worker",
+                started_at=func.now(),
+                attempts=row.attempts + 1,
             )
         elif status is JobStatus.RUNNING and row.provider_request_id is None:
             row = (
@@ -215,8 +229,13 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
             return StartOutcome(retry_after=delay)
         async with gen.engine.begin() as connection:
             await _finish(
-                connection, row, JobStatus.FAILED, "provider refused the request", charge=0,
-                error_code="provider_error", error_message=str(error),
+                connection,
+                row,
+                JobStatus.FAILED,
+                "provider refused the request",
+                charge=0,
+                error_code="provider_error",
+                error_message=str(error),
             )
         return StartOutcome()
 
@@ -256,8 +275,12 @@ async def complete_provider_request(
         ]
         async with gen.engine.begin() as connection:
             if await _finish(
-                connection, row, JobStatus.COMPLETED, "provider succeeded",
-                charge=row.estimated_credits_hundredths, progress=1.0,
+                connection,
+                row,
+                JobStatus.COMPLETED,
+                "provider succeeded",
+                charge=row.estimated_credits_hundredths,
+                progress=1.0,
             ):
                 await connection.execute(
                     insert(job_image),
@@ -281,7 +304,12 @@ async def complete_provider_request(
 async def _fail(gen: Generation, row: Row, code: str, message: str) -> JobView:
     async with gen.engine.begin() as connection:
         await _finish(
-            connection, row, JobStatus.FAILED, "provider failed", charge=0,
-            error_code=code, error_message=message,
+            connection,
+            row,
+            JobStatus.FAILED,
+            "provider failed",
+            charge=0,
+            error_code=code,
+            error_message=message,
         )
         return await _load(connection, row.id)

@@ -2,12 +2,12 @@
 
 import grpc
 from google.protobuf import json_format, struct_pb2
+from imagegen.models.v1 import models_pb2, models_service_pb2, models_service_pb2_grpc
+from imagegen_platform.errors import InvalidArgument
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen.models.v1 import models_pb2, models_service_pb2, models_service_pb2_grpc
 from imagegen_models.domain.catalog import ReferenceModel
 from imagegen_models.service_layer import handlers
-from imagegen_platform.errors import InvalidArgument
 
 
 def reference_model_message(model: ReferenceModel) -> models_pb2.ReferenceModel:

@@ -2,13 +2,13 @@
 
 from dataclasses import asdict
 
+from imagegen_platform.errors import InvalidArgument, NotFound
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from imagegen_models.adapters.tables import reference_model
 from imagegen_models.domain.catalog import CATEGORIES, REFERENCE_MODELS, ReferenceModel
-from imagegen_platform.errors import InvalidArgument, NotFound
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -35,11 +35,7 @@ async def seed_catalog(engine: AsyncEngine) -> None:
         await connection.execute(
             statement.on_conflict_do_update(
                 index_elements=[reference_model.c.id],
-                set_={
-                    column: statement.excluded[column]
-                    for column in rows[0]
-                    if column != "id"
-                }
+                set_={column: statement.excluded[column] for column in rows[0] if column != "id"}
                 | {"updated_at": func.now()},
             )
         )
@@ -61,7 +57,9 @@ async def list_reference_models(
     """One page in id order, and the id to continue after (None on the last page)."""
     if category and category not in CATEGORIES:
         raise InvalidArgument(
-            "invalid_category", f"category must be one of {', '.join(CATEGORIES)}", {"category": category}
+            "invalid_category",
+            f"category must be one of {', '.join(CATEGORIES)}",
+            {"category": category},
         )
     if not 0 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgument("invalid_page_size", f"limit must be between 1 and {MAX_PAGE_SIZE}")

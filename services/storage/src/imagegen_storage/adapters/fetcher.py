@@ -1,7 +1,6 @@
 """Downloads a file from a URL with a size cap and a time limit."""
 
 import httpx
-
 from imagegen_platform.errors import InvalidArgument, Unavailable
 
 

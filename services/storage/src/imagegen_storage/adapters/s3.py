@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-
 from imagegen_platform.errors import Unavailable
+
 from imagegen_storage.config import StorageSettings
 
 UPLOAD_ATTEMPTS = 4
@@ -41,7 +41,11 @@ class S3BlobStore:
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
                 self.client.put_object(
-                    Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, Metadata=metadata
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType=content_type,
+                    Metadata=metadata,
                 )
                 head = self.client.head_object(Bucket=self.bucket, Key=key)
                 if head["ContentLength"] == len(data):

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from PIL import Image, UnidentifiedImageError
-
 from imagegen_platform.errors import InvalidArgument
+from PIL import Image, UnidentifiedImageError
 
 
 class FileKind(Enum):
@@ -15,7 +14,11 @@ class FileKind(Enum):
 
 
 # Pillow's format name to the media type we store and serve.
-IMAGE_TYPES = {"PNG": ("image/png", "png"), "JPEG": ("image/jpeg", "jpg"), "WEBP": ("image/webp", "webp")}
+IMAGE_TYPES = {
+    "PNG": ("image/png", "png"),
+    "JPEG": ("image/jpeg", "jpg"),
+    "WEBP": ("image/webp", "webp"),
+}
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_service_pb2_grpc
 from imagegen_platform.errors import InvalidArgument
+
 from imagegen_storage.domain.files import FileKind
 from imagegen_storage.service_layer import handlers
 

@@ -5,11 +5,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imagegen_platform.errors import NotFound
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen_platform.errors import NotFound
 from imagegen_storage.adapters.fetcher import HttpFetcher
 from imagegen_storage.adapters.s3 import S3BlobStore
 from imagegen_storage.adapters.tables import stored_file
@@ -35,7 +35,13 @@ async def _by_key(storage: Storage, idempotency_key: str):
 
 
 async def import_file(
-    storage: Storage, *, team_id: str, kind: FileKind, owner_id: str, source_url: str, idempotency_key: str
+    storage: Storage,
+    *,
+    team_id: str,
+    kind: FileKind,
+    owner_id: str,
+    source_url: str,
+    idempotency_key: str,
 ):
     """Copy a file into our bucket, verified, and record it; a replay returns the first row."""
     existing = await _by_key(storage, idempotency_key)
@@ -100,4 +106,7 @@ async def sign_urls(storage: Storage, team_id: str, file_ids: list[str]) -> list
     missing = [file_id for file_id in file_ids if file_id not in keys]
     if missing:
         raise NotFound("file_not_found", "no such file", {"fileIds": ",".join(missing)})
-    return [(file_id, *storage.blobs.presigned_get(keys[file_id], storage.url_ttl_seconds)) for file_id in file_ids]
+    return [
+        (file_id, *storage.blobs.presigned_get(keys[file_id], storage.url_ttl_seconds))
+        for file_id in file_ids
+    ]

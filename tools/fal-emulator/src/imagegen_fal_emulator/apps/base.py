@@ -161,13 +161,9 @@ def check_range(
     default: Any,
 ) -> Any:
     if ge is not None and value < ge:
-        fields.error(
-            loc, f"ensure this value is greater than or equal to {ge}", "value_error.number.not_ge"
-        )
+        fields.error(loc, f"ensure this value is greater than or equal to {ge}", "value_error.number.not_ge")
         return default
     if le is not None and value > le:
-        fields.error(
-            loc, f"ensure this value is less than or equal to {le}", "value_error.number.not_le"
-        )
+        fields.error(loc, f"ensure this value is less than or equal to {le}", "value_error.number.not_le")
         return default
     return value

@@ -141,9 +141,7 @@ def _image_size(fields: Fields) -> tuple[int, int]:
         return IMAGE_SIZE_PRESETS.get(value, IMAGE_SIZE_PRESETS["landscape_4_3"])
     if isinstance(value, dict):
         width = check_int(fields, ["image_size", "width"], value.get("width", 512), 1, MAX_SIDE, 0)
-        height = check_int(
-            fields, ["image_size", "height"], value.get("height", 512), 1, MAX_SIDE, 0
-        )
+        height = check_int(fields, ["image_size", "height"], value.get("height", 512), 1, MAX_SIDE, 0)
         return width, height
     fields.error(["image_size"], "value is not a valid enum or dict", "type_error")
     return IMAGE_SIZE_PRESETS["landscape_4_3"]
@@ -165,9 +163,7 @@ def _loras(fields: Fields) -> tuple[LoraWeight, ...]:
             continue
         scale = item.get("scale", 1.0)
         if isinstance(scale, bool) or not isinstance(scale, int | float):
-            fields.error(
-                ["loras", index, "scale"], "value is not a valid float", "type_error.float"
-            )
+            fields.error(["loras", index, "scale"], "value is not a valid float", "type_error.float")
             continue
         # Weights are only recorded: they change the picture through the hash, not a model.
         loras.append(LoraWeight(path, float(scale)))

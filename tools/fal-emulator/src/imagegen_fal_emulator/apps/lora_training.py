@@ -51,8 +51,7 @@ class TrainingJob:
         messages = [
             f"Downloaded dataset: {self.dataset.image_count} image(s), "
             f"{self.dataset.caption_count} caption(s)",
-            "Preprocessing images"
-            + ("" if self.is_style or not self.create_masks else " and masks"),
+            "Preprocessing images" + ("" if self.is_style or not self.create_masks else " and masks"),
         ]
         chunk = max(1, self.steps // 4)
         messages += [f"Training step {s}/{self.steps}" for s in range(chunk, self.steps, chunk)]
@@ -158,9 +157,7 @@ def inspect_archive(archive: bytes) -> Dataset:
             valid = [n for n in images if _is_image(zipped.read(n))]
             stems = {str(PurePosixPath(n).with_suffix("")) for n in valid}
             captions = [
-                n
-                for n in names
-                if n.endswith(".txt") and str(PurePosixPath(n).with_suffix("")) in stems
+                n for n in names if n.endswith(".txt") and str(PurePosixPath(n).with_suffix("")) in stems
             ]
     except zipfile.BadZipFile as exc:
         raise InputError.single("images_data_url", "images_data_url is not a zip archive") from exc

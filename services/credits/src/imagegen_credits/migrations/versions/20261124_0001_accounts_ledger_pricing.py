@@ -7,7 +7,6 @@ Revises:
 import json
 
 from alembic import op
-
 from imagegen_platform.db import execute_ddl
 
 revision = "20261124_0001"

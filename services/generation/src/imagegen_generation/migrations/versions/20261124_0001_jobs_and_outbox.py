@@ -57,12 +57,13 @@ def upgrade() -> None:
         );
         CREATE TABLE generation.outbox (
             id text PRIMARY KEY,
+            sequence bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
             subject text NOT NULL,
             payload bytea NOT NULL,
             request_id text,
             created_at timestamptz NOT NULL DEFAULT now(),
             published_at timestamptz
         );
-        CREATE INDEX ix_outbox_unpublished ON generation.outbox (created_at) WHERE published_at IS NULL
+        CREATE INDEX ix_outbox_unpublished ON generation.outbox (sequence) WHERE published_at IS NULL
         """
     )

@@ -1,0 +1,192 @@
+"""Generation's use cases on a real Postgres, with the provider and peer services faked at their ports.
+
+These pin the exactly-once rules: one reservation per job, one submit per claim, and one terminal
+transition (with one settlement event) however many reports arrive.
+"""
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import pytest
+from imagegen.generation.v1 import events_pb2, generation_pb2
+from imagegen_generation.adapters.peers import CatalogModel, Quote, StoredImage
+from imagegen_generation.adapters.provider import ProviderError
+from imagegen_generation.adapters.tables import job, job_transition, outbox
+from imagegen_generation.domain.jobs import ImageGenerationRequest
+from imagegen_generation.service_layer import handlers
+from imagegen_platform import db
+from imagegen_platform.errors import FailedPrecondition, NotFound
+from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
+from sqlalchemy import select
+
+
+@dataclass
+class FakePeers:
+    reserved: list[tuple[str, int, str]] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
+    imported: list[str] = field(default_factory=list)
+    refuse_reservation: bool = False
+
+    async def reference_model(self, model_id: int) -> CatalogModel:
+        return CatalogModel(150, "fal-ai/flux-lora", {"guidance_scale": 3.5})
+
+    async def quote_image_generation(self, resolution, quality, complexity_hundredths, num_images) -> Quote:
+        return Quote(27_00 * num_images, 1)
+
+    async def reserve(self, team_id: str, amount: int, key: str) -> None:
+        if self.refuse_reservation:
+            raise FailedPrecondition("insufficient_credits", "no credits")
+        self.reserved.append((team_id, amount, key))
+
+    async def release(self, key: str) -> None:
+        self.released.append(key)
+
+    async def import_image(self, team_id: str, job_id: str, position: int, url: str) -> StoredImage:
+        await asyncio.sleep(0.05)  # let racing reports overlap
+        self.imported.append(url)
+        return StoredImage(f"file-{job_id}-{position}", 1024, 1024, "image/png")
+
+
+@dataclass
+class FakeProvider:
+    failures: list[ProviderError] = field(default_factory=list)
+    submitted: list[dict] = field(default_factory=list)
+
+    async def submit(self, endpoint: str, arguments: dict, webhook_url: str) -> str:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.submitted.append(arguments)
+        return f"fal-{len(self.submitted)}-{arguments['prompt']}"
+
+
+@pytest.fixture
+async def generation(infrastructure):
+    engine = db.create_engine(infrastructure.database_url)
+    yield handlers.Generation(
+        engine=engine,
+        peers=FakePeers(),
+        provider=FakeProvider(),
+        webhook_url="http://gateway/api/webhooks/fal",
+        provider_max_attempts=3,
+    )
+    await engine.dispose()
+
+
+def request(prompt: str, num_images: int = 1) -> ImageGenerationRequest:
+    return ImageGenerationRequest(1, prompt, "1024x1024", "hd", num_images, 42)
+
+
+async def events(generation, job_id: str, subject: str) -> list:
+    decode = events_pb2.JobFinished if subject == JOB_FINISHED_SUBJECT else events_pb2.JobQueued
+    async with generation.engine.connect() as connection:
+        payloads = (
+            await connection.execute(select(outbox.c.payload).where(outbox.c.subject == subject))
+        ).scalars()
+        return [event for event in map(decode.FromString, payloads) if event.job_id == job_id]
+
+
+async def test_creating_a_job_reserves_its_quote_and_queues_it_in_one_step(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request("a red dress", num_images=2))
+    assert view.row.status == "queued"
+    assert view.row.estimated_credits_hundredths == 54_00
+    assert generation.peers.reserved == [(team_id, 54_00, view.row.id)]
+    assert view.row.provider_input["guidance_scale"] == 3.5
+    assert [e.team_id for e in await events(generation, view.row.id, JOB_QUEUED_SUBJECT)] == [team_id]
+
+
+async def test_no_job_is_written_when_credits_cannot_be_reserved(generation, team_id):
+    generation.peers.refuse_reservation = True
+    with pytest.raises(FailedPrecondition):
+        await handlers.create_image_job(generation, team_id, request("a red dress"))
+    async with generation.engine.connect() as connection:
+        assert (await connection.execute(select(job).where(job.c.team_id == team_id))).first() is None
+
+
+async def test_a_redelivered_queue_message_does_not_submit_twice(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    assert len(generation.provider.submitted) == 1
+    job = await handlers.get_job(generation.engine, team_id, view.row.id)
+    assert (job.row.status, job.row.attempts) == ("running", 1)
+
+
+async def test_racing_reports_finish_the_job_once_with_one_settlement(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    await handlers.start_job(generation, view.row.id)
+    request_id = (await handlers.get_job(generation.engine, team_id, view.row.id)).row.provider_request_id
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+
+    results = await asyncio.gather(
+        *(handlers.complete_provider_request(generation, request_id, True, payload, "") for _ in range(4)),
+        handlers.complete_provider_request(generation, request_id, False, b"{}", "late error"),
+    )
+    assert {result.row.status for result in results} <= {"completed", "failed"}
+    final = await handlers.get_job(generation.engine, team_id, view.row.id)
+    finished = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
+    assert len(finished) == 1
+    if final.row.status == "completed":
+        assert finished[0].status == generation_pb2.JOB_STATUS_COMPLETED
+        assert finished[0].charge_hundredths == 27_00
+        assert [image.file_id for image in final.images] == [f"file-{view.row.id}-0"]
+    else:
+        assert finished[0].charge_hundredths == 0
+    async with generation.engine.connect() as connection:
+        transitions = (
+            await connection.execute(
+                select(job_transition.c.from_status, job_transition.c.to_status)
+                .where(job_transition.c.job_id == view.row.id)
+                .order_by(job_transition.c.id)
+            )
+        ).all()
+    assert [tuple(t) for t in transitions] == [
+        (None, "queued"),
+        ("queued", "running"),
+        ("running", final.row.status),
+    ]
+
+
+async def test_a_provider_error_fails_the_job_and_settles_nothing(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    await handlers.start_job(generation, view.row.id)
+    request_id = (await handlers.get_job(generation.engine, team_id, view.row.id)).row.provider_request_id
+    body = json.dumps({"detail": [{"msg": "prompt rejected"}]}).encode()
+    failed = await handlers.complete_provider_request(
+        generation, request_id, False, body, "Invalid status code: 422"
+    )
+    assert (failed.row.status, failed.row.error_code) == ("failed", "provider_error")
+    assert failed.row.error_message == "Invalid status code: 422: prompt rejected"
+    assert (failed.row.charged_credits_hundredths, failed.row.refunded_credits_hundredths) == (0, 27_00)
+    [event] = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
+    assert (event.status, event.charge_hundredths) == (generation_pb2.JOB_STATUS_FAILED, 0)
+
+
+async def test_transient_submit_errors_retry_with_backoff_then_fail(generation, team_id):
+    generation.provider.failures = [ProviderError("fal answered 503", retryable=True) for _ in range(3)]
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    first = await handlers.start_job(generation, view.row.id)
+    second = await handlers.start_job(generation, view.row.id)
+    assert first.retry_after is not None and second.retry_after is not None
+    assert second.retry_after > 0
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    final = await handlers.get_job(generation.engine, team_id, view.row.id)
+    assert (final.row.status, final.row.attempts) == ("failed", 3)
+    assert "503" in final.row.error_message
+
+
+async def test_a_permanent_submit_error_fails_at_once(generation, team_id):
+    generation.provider.failures = [ProviderError("fal answered 422", retryable=False)]
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    final = await handlers.get_job(generation.engine, team_id, view.row.id)
+    assert final.row.status == "failed"
+    assert len(await events(generation, view.row.id, JOB_FINISHED_SUBJECT)) == 1
+
+
+async def test_reports_for_unknown_requests_and_other_teams_jobs_are_not_found(generation, team_id):
+    with pytest.raises(NotFound):
+        await handlers.complete_provider_request(generation, f"unknown-{team_id}", True, b"{}", "")
+    view = await handlers.create_image_job(generation, team_id, request("a red dress"))
+    with pytest.raises(NotFound):
+        await handlers.get_job(generation.engine, "another-team", view.row.id)

@@ -1,0 +1,78 @@
+"""The ModelsService contract over a real gRPC server and a real, seeded Postgres."""
+
+import grpc
+import pytest
+from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
+from imagegen_models.domain.catalog import REFERENCE_MODELS
+from imagegen_models.entrypoints.grpc_servicer import ModelsServicer
+from imagegen_models.service_layer.handlers import seed_catalog
+from imagegen_platform import db
+from imagegen_platform.grpc_client import error_reason, open_channel
+from imagegen_platform.grpc_server import ErrorAndContextInterceptor
+
+
+@pytest.fixture
+async def models_stub(infrastructure):
+    engine = db.create_engine(infrastructure.database_url)
+    server = grpc.aio.server(interceptors=[ErrorAndContextInterceptor()])
+    models_service_pb2_grpc.add_ModelsServiceServicer_to_server(ModelsServicer(engine), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    channel = open_channel(f"127.0.0.1:{port}")
+    yield models_service_pb2_grpc.ModelsServiceStub(channel), engine
+    await channel.close()
+    await server.stop(None)
+    await engine.dispose()
+
+
+async def test_reference_model_one_is_the_seeds_complexity_1_5_model(models_stub):
+    stub, _ = models_stub
+    response = await stub.GetReferenceModel(models_service_pb2.GetReferenceModelRequest(id=1))
+    model = response.reference_model
+    assert (model.complexity_hundredths, model.provider_endpoint) == (150, "fal-ai/flux-lora")
+    assert dict(model.default_parameters) == {"guidance_scale": 3.5}
+
+
+async def test_seeding_again_changes_nothing(models_stub):
+    stub, engine = models_stub
+    await seed_catalog(engine)
+    response = await stub.ListReferenceModels(models_service_pb2.ListReferenceModelsRequest(page_size=100))
+    assert [model.id for model in response.reference_models] == [model.id for model in REFERENCE_MODELS]
+
+
+async def test_pages_follow_each_other_in_id_order(models_stub):
+    stub, _ = models_stub
+    seen, token = [], ""
+    while True:
+        page = await stub.ListReferenceModels(
+            models_service_pb2.ListReferenceModelsRequest(page_size=2, page_token=token)
+        )
+        seen += [model.id for model in page.reference_models]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == sorted(model.id for model in REFERENCE_MODELS)
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "code", "reason"),
+    [
+        ({"category": "cars"}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_category"),
+        ({"page_token": "not-ours"}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_cursor"),
+        ({"page_size": 101}, grpc.StatusCode.INVALID_ARGUMENT, "invalid_page_size"),
+    ],
+)
+async def test_bad_listing_requests_are_invalid_arguments(models_stub, request_fields, code, reason):
+    stub, _ = models_stub
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.ListReferenceModels(models_service_pb2.ListReferenceModelsRequest(**request_fields))
+    assert caught.value.code() == code
+    assert error_reason(caught.value)[0] == reason
+
+
+async def test_an_unknown_model_is_not_found(models_stub):
+    stub, _ = models_stub
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.GetReferenceModel(models_service_pb2.GetReferenceModelRequest(id=9999))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert error_reason(caught.value)[0] == "reference_model_not_found"

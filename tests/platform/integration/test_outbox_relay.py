@@ -1,0 +1,85 @@
+"""The outbox relay against real Postgres and NATS JetStream: events reach the stream once."""
+
+import uuid
+
+import nats
+import pytest
+from imagegen.generation.v1 import events_pb2
+from imagegen_generation.adapters.tables import outbox
+from imagegen_platform import db
+from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
+from imagegen_platform.outbox import OutboxRelay, add_event
+from sqlalchemy import delete, func, select, update
+
+
+@pytest.fixture
+async def relay(infrastructure):
+    engine = db.create_engine(infrastructure.database_url)
+    broker = create_broker(infrastructure.nats_url)
+    await broker.connect()
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
+    async with engine.begin() as connection:
+        await connection.execute(delete(outbox))
+    yield OutboxRelay(engine, outbox, broker, GENERATION_STREAM_CONFIG.name, batch_size=3)
+    await broker.stop()
+    await engine.dispose()
+
+
+async def stream_messages(nats_url: str, subject: str) -> list[events_pb2.JobQueued]:
+    connection = await nats.connect(nats_url)
+    try:
+        js = connection.jetstream()
+        info = await js.stream_info(GENERATION_STREAM_CONFIG.name, subjects_filter=subject)
+        count = (info.state.subjects or {}).get(subject, 0)
+        subscription = await js.subscribe(subject, ordered_consumer=True)
+        messages = [await subscription.next_msg(timeout=5) for _ in range(count)]
+        return [events_pb2.JobQueued.FromString(message.data) for message in messages]
+    finally:
+        await connection.close()
+
+
+async def write_events(engine, subject: str, job_ids: list[str]) -> None:
+    async with engine.begin() as connection:
+        for job_id in job_ids:
+            await add_event(connection, outbox, subject, events_pb2.JobQueued(job_id=job_id), "req-1")
+
+
+async def test_rows_are_published_in_order_and_marked_sent(relay, infrastructure):
+    subject = f"generation.v1.test.{uuid.uuid4().hex}"
+    job_ids = [f"job-{n}" for n in range(5)]
+    await write_events(relay.engine, subject, job_ids)
+
+    assert await relay.relay_once() == 3  # one batch at a time
+    assert await relay.relay_once() == 2
+    assert await relay.relay_once() == 0
+
+    assert [event.job_id for event in await stream_messages(infrastructure.nats_url, subject)] == job_ids
+    async with relay.engine.connect() as connection:
+        unsent = await connection.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        )
+    assert unsent == 0
+
+
+async def test_a_row_relayed_again_after_a_crash_is_not_duplicated_in_the_stream(relay, infrastructure):
+    """A relay that published but died before marking rows sent will send them again."""
+    subject = f"generation.v1.test.{uuid.uuid4().hex}"
+    await write_events(relay.engine, subject, ["job-a", "job-b"])
+    await relay.relay_once()
+    async with relay.engine.begin() as connection:
+        await connection.execute(update(outbox).values(published_at=None))
+    assert await relay.relay_once() == 2
+    assert [event.job_id for event in await stream_messages(infrastructure.nats_url, subject)] == [
+        "job-a",
+        "job-b",
+    ]
+
+
+async def test_events_written_in_a_rolled_back_transaction_are_never_published(relay, infrastructure):
+    subject = f"generation.v1.test.{uuid.uuid4().hex}"
+    with pytest.raises(RuntimeError):
+        async with relay.engine.begin() as connection:
+            await add_event(connection, outbox, subject, events_pb2.JobQueued(job_id="ghost"), None)
+            raise RuntimeError("the state change failed")
+    assert await relay.relay_once() == 0
+    assert await stream_messages(infrastructure.nats_url, subject) == []

@@ -24,7 +24,7 @@ help: ## list the targets
 
 .PHONY: sync
 sync: $(UV) ## install the locked Python environment into .venv
-	$(UV) sync --frozen --quiet
+	@$(UV) sync --frozen --quiet
 
 .PHONY: proto
 proto: sync ## regenerate gen/python from protos/

@@ -139,3 +139,21 @@ async def test_a_callers_request_id_is_echoed_and_a_missing_one_is_made():
     assert given.headers["x-request-id"] == "trace-123"
     assert_error_shape(given, 404, "not_found")
     assert made.headers["x-request-id"].startswith("req_")
+
+
+async def test_json_sent_with_curls_default_form_type_is_read_as_json():
+    error = rpc_error(grpc.StatusCode.NOT_FOUND, "no such model", "reference_model_not_found")
+    async with client(error) as http:
+        as_curl_sends_it = await http.post(
+            "/api/generate",
+            content=b'{"referenceModelId": 1, "prompt": "a red dress"}',
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        not_json = await http.post(
+            "/api/generate",
+            content=b"prompt=a+red+dress",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    # The body was parsed and reached the (fake) generation service.
+    assert_error_shape(as_curl_sends_it, 404, "reference_model_not_found")
+    assert_error_shape(not_json, 400, "invalid_request")

@@ -45,6 +45,28 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
 
 
+class JsonByDefaultMiddleware:
+    """Reads bodies sent as curl's default form type as JSON, which is all this API accepts.
+
+    `curl -d '{...}'` labels JSON as application/x-www-form-urlencoded; honouring the label would
+    turn the documented one-line examples into validation errors. A body that is not JSON still
+    gets a clear 400.
+    """
+
+    FORM = b"application/x-www-form-urlencoded"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["headers"] = [
+                (name, b"application/json" if name == b"content-type" and value == self.FORM else value)
+                for name, value in scope["headers"]
+            ]
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -65,6 +87,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         lifespan=lifespan,
     )
 
+    app.add_middleware(JsonByDefaultMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
     for router in (generate.router, credits.router, reference_models.router, webhooks.router):

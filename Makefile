@@ -22,6 +22,13 @@ help: ## list the targets
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
+# buf lints and formats protos/; it comes from the npm registry, pinned, into .tools/.
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
 .PHONY: sync
 sync: $(UV) ## install the locked Python environment into .venv
 	@$(UV) sync --frozen --quiet
@@ -39,6 +46,10 @@ proto-check: sync ## fail when gen/python differs from what protos/ generates
 		--pyi_out=$$tmp $(PROTO_FILES) && \
 	diff -r -x __pycache__ $$tmp/imagegen gen/python/imagegen || \
 	{ echo "gen/python is stale: run 'make proto' and commit the result" >&2; exit 1; }
+
+.PHONY: proto-lint
+proto-lint: $(BUF) ## buf lint (STANDARD) and buf format check of protos/
+	cd protos && ../$(BUF) lint && ../$(BUF) format --diff --exit-code
 
 .PHONY: lint
 lint: sync ## ruff lint and format check
@@ -63,7 +74,7 @@ test-e2e: sync ## end-to-end tests of the whole stack over HTTP
 	$(UV) run --frozen pytest -m e2e
 
 .PHONY: test
-test: sync proto-check lint ## everything CI runs: generated-code drift, lint, unit, integration and e2e tests
+test: sync proto-check proto-lint lint ## everything CI runs: generated-code drift, lint, unit, integration and e2e tests
 	$(UV) run --frozen pytest
 
 .PHONY: run

@@ -5,8 +5,10 @@ import io
 import json
 import time
 
+import grpc
 import httpx
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 GENERATE = {
@@ -188,3 +190,12 @@ async def test_fal_webhooks_without_a_valid_signature_are_refused(stack):
         )
     assert (unsigned.status_code, forged.status_code) == (401, 401)
     assert forged.json()["error"]["code"] == "invalid_signature"
+
+
+@pytest.mark.parametrize(
+    "process", ["gateway_health", "models", "generation", "credits", "storage", "generation_worker"]
+)
+async def test_every_process_serves_grpc_health(stack, process):
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{getattr(stack.ports, process)}") as channel:
+        response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+    assert response.status == health_pb2.HealthCheckResponse.SERVING

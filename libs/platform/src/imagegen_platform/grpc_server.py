@@ -86,15 +86,10 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
-async def serve(
-    *,
-    host: str,
-    port: int,
-    register: Callable[[grpc.aio.Server], Iterable[str]],
-    grace_seconds: float,
-    on_started: Callable[[int], Awaitable[None]] | None = None,
-) -> None:
-    """Run a server until SIGTERM or SIGINT. `register` adds servicers and returns their full names."""
+async def start_server(
+    host: str, port: int, register: Callable[[grpc.aio.Server], Iterable[str]]
+) -> tuple[grpc.aio.Server, health.aio.HealthServicer, int]:
+    """Start a server with the standard health service reporting SERVING for every registered service."""
     server = grpc.aio.server(interceptors=[ErrorAndContextInterceptor()])
     service_names = list(register(server))
     health_servicer = health.aio.HealthServicer()
@@ -104,15 +99,30 @@ async def serve(
     for name in [*service_names, ""]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     log.info("grpc server started", extra={"port": bound_port, "services": service_names})
-    if on_started is not None:
-        await on_started(bound_port)
+    return server, health_servicer, bound_port
 
+
+async def stop_server(
+    server: grpc.aio.Server, health_servicer: health.aio.HealthServicer, grace: float
+) -> None:
+    # Report NOT_SERVING first so load balancers stop routing here while calls drain.
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(grace)
+
+
+async def serve(
+    *,
+    host: str,
+    port: int,
+    register: Callable[[grpc.aio.Server], Iterable[str]],
+    grace_seconds: float,
+) -> None:
+    """Run a server until SIGTERM or SIGINT. `register` adds servicers and returns their full names."""
+    server, health_servicer, _ = await start_server(host, port, register)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await stopping.wait()
     log.info("grpc server stopping")
-    # Report NOT_SERVING first so load balancers stop routing here while calls drain.
-    await health_servicer.enter_graceful_shutdown()
-    await server.stop(grace_seconds)
+    await stop_server(server, health_servicer, grace_seconds)

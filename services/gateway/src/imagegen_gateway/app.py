@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
-from imagegen_platform import db
+from imagegen_platform import db, grpc_server
 from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,11 +72,15 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = db.create_engine(settings.database_url)
         app.state.services = Services.connect(settings)
+        health_server, health_servicer, _ = await grpc_server.start_server(
+            settings.http_host, settings.grpc_port, lambda server: []
+        )
         async with httpx.AsyncClient() as http:
             app.state.fal_verifier = FalWebhookVerifier(
                 settings.fal_jwks_url, settings.fal_webhook_tolerance_seconds, http
             )
             yield
+        await grpc_server.stop_server(health_server, health_servicer, grace=5)
         await app.state.services.close()
         await app.state.engine.dispose()
 

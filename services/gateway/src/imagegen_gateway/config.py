@@ -6,6 +6,8 @@ class GatewaySettings(BaseSettings):
 
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # gRPC health checks, served like every other service's so orchestrators probe them alike.
+    grpc_port: int = 50050
     database_url: str
     models_addr: str
     generation_addr: str

@@ -34,6 +34,7 @@ MIGRATING_SERVICES = ("credits", "models", "storage", "generation", "gateway")
 @dataclass(frozen=True)
 class StackPorts:
     gateway: int = 8080
+    gateway_health: int = 50050
     models: int = 50051
     generation: int = 50052
     credits: int = 50053
@@ -115,6 +116,7 @@ class LocalStack:
             "SSL_CERT_FILE": fal["SSL_CERT_FILE"],
             "NO_PROXY": "127.0.0.1,localhost",
             "GATEWAY_HTTP_PORT": str(ports.gateway),
+            "GATEWAY_GRPC_PORT": str(ports.gateway_health),
             "GATEWAY_DATABASE_URL": self.database_url,
             "GATEWAY_MODELS_ADDR": addr["models"],
             "GATEWAY_GENERATION_ADDR": addr["generation"],

@@ -27,7 +27,7 @@ def create_broker(nats_url: str) -> NatsBroker:
         nats_url,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
-        logger=logging.getLogger("faststream"),
+        logger=logging.getLogger("imagegen.events"),
     )
 
 

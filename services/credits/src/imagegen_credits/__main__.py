@@ -1,13 +1,11 @@
 """`imagegen-credits migrate` upgrades the schema; `serve` runs gRPC and the settlement consumer."""
 
-import argparse
-import asyncio
 from pathlib import Path
 
 from imagegen.credits.v1 import credits_service_pb2, credits_service_pb2_grpc
 from imagegen_platform import db, grpc_server
+from imagegen_platform.cli import service_main
 from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
-from imagegen_platform.logging import configure_logging
 
 from imagegen_credits.adapters.tables import SCHEMA
 from imagegen_credits.config import CreditsSettings
@@ -46,15 +44,7 @@ async def serve(settings: CreditsSettings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="imagegen-credits")
-    parser.add_argument("command", choices=["migrate", "serve"])
-    args = parser.parse_args()
-    settings = CreditsSettings()
-    configure_logging("credits", settings.log_level)
-    if args.command == "migrate":
-        migrate(settings.database_url)
-    else:
-        asyncio.run(serve(settings))
+    service_main("credits", CreditsSettings, migrate, {"serve": serve})
 
 
 if __name__ == "__main__":

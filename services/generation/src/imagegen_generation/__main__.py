@@ -4,14 +4,13 @@ Both `serve` and `worker` relay the outbox; rows are claimed with SKIP LOCKED, s
 processes can relay at once.
 """
 
-import argparse
 import asyncio
 from pathlib import Path
 
 from imagegen.generation.v1 import generation_service_pb2, generation_service_pb2_grpc
 from imagegen_platform import db, grpc_server
+from imagegen_platform.cli import service_main
 from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
-from imagegen_platform.logging import configure_logging
 from imagegen_platform.outbox import OutboxRelay
 
 from imagegen_generation.adapters.tables import SCHEMA, outbox
@@ -62,16 +61,16 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
         await generation.engine.dispose()
 
 
+async def serve(settings: GenerationSettings) -> None:
+    await run(settings, worker=False)
+
+
+async def work(settings: GenerationSettings) -> None:
+    await run(settings, worker=True)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="imagegen-generation")
-    parser.add_argument("command", choices=["migrate", "serve", "worker"])
-    args = parser.parse_args()
-    settings = GenerationSettings()
-    configure_logging("generation-worker" if args.command == "worker" else "generation", settings.log_level)
-    if args.command == "migrate":
-        migrate(settings.database_url)
-    else:
-        asyncio.run(run(settings, worker=args.command == "worker"))
+    service_main("generation", GenerationSettings, migrate, {"serve": serve, "worker": work})
 
 
 if __name__ == "__main__":

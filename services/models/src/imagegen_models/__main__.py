@@ -1,12 +1,11 @@
 """`imagegen-models migrate` upgrades the schema and seeds the catalog; `imagegen-models serve` runs gRPC."""
 
-import argparse
 import asyncio
 from pathlib import Path
 
 from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
 from imagegen_platform import db, grpc_server
-from imagegen_platform.logging import configure_logging
+from imagegen_platform.cli import service_main
 
 from imagegen_models.adapters.tables import SCHEMA
 from imagegen_models.config import ModelsSettings
@@ -49,15 +48,7 @@ async def serve(settings: ModelsSettings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="imagegen-models")
-    parser.add_argument("command", choices=["migrate", "serve"])
-    args = parser.parse_args()
-    settings = ModelsSettings()
-    configure_logging("models", settings.log_level)
-    if args.command == "migrate":
-        migrate(settings.database_url)
-    else:
-        asyncio.run(serve(settings))
+    service_main("models", ModelsSettings, migrate, {"serve": serve})
 
 
 if __name__ == "__main__":

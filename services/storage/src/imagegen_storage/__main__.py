@@ -1,12 +1,10 @@
 """`imagegen-storage migrate` upgrades the schema; `imagegen-storage serve` runs gRPC."""
 
-import argparse
-import asyncio
 from pathlib import Path
 
 from imagegen.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from imagegen_platform import db, grpc_server
-from imagegen_platform.logging import configure_logging
+from imagegen_platform.cli import service_main
 
 from imagegen_storage.adapters.tables import SCHEMA
 from imagegen_storage.bootstrap import build_storage
@@ -41,15 +39,7 @@ async def serve(settings: StorageSettings) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="imagegen-storage")
-    parser.add_argument("command", choices=["migrate", "serve"])
-    args = parser.parse_args()
-    settings = StorageSettings()
-    configure_logging("storage", settings.log_level)
-    if args.command == "migrate":
-        migrate(settings.database_url)
-    else:
-        asyncio.run(serve(settings))
+    service_main("storage", StorageSettings, migrate, {"serve": serve})
 
 
 if __name__ == "__main__":

@@ -157,3 +157,11 @@ async def test_json_sent_with_curls_default_form_type_is_read_as_json():
     # The body was parsed and reached the (fake) generation service.
     assert_error_shape(as_curl_sends_it, 404, "reference_model_not_found")
     assert_error_shape(not_json, 400, "invalid_request")
+
+
+async def test_ids_beyond_int64_are_400_not_500():
+    async with client() as http:
+        body = await http.post("/api/generate", json={**VALID_BODY, "referenceModelId": 2**64})
+        path = await http.get(f"/api/reference-models/{2**64}")
+    assert "referenceModelId" in assert_error_shape(body, 400, "invalid_request")["details"]
+    assert_error_shape(path, 400, "invalid_request")

@@ -37,6 +37,12 @@ def test_every_invalid_field_is_named():
     }
 
 
+def test_nul_characters_are_refused_because_postgres_cannot_store_them():
+    with pytest.raises(InvalidArgument) as caught:
+        request(prompt="a red\x00dress").validate()
+    assert set(caught.value.details) == {"prompt"}
+
+
 def test_provider_input_overrides_model_defaults_with_the_request():
     arguments = request().provider_input({"guidance_scale": 3.5, "num_images": 1, "output_format": "jpeg"})
     assert arguments == {

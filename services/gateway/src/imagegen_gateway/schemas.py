@@ -6,6 +6,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+# Ids travel as int64 between services.
+MAX_ID = 2**63 - 1
+
 
 class PublicModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
@@ -14,7 +17,7 @@ class PublicModel(BaseModel):
 class ImageGenerationCreate(PublicModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    reference_model_id: int = Field(gt=0, examples=[1])
+    reference_model_id: int = Field(gt=0, le=MAX_ID, examples=[1])
     prompt: str = Field(min_length=1, max_length=2000, examples=["woman in red dress standing in park"])
     resolution: str = Field(default="1024x1024", examples=["1024x1024"])
     quality: Literal["standard", "hd"] = "standard"

@@ -17,24 +17,11 @@ class Plan(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PLAN_BASIC: _ClassVar[Plan]
     PLAN_PRO: _ClassVar[Plan]
     PLAN_ENTERPRISE: _ClassVar[Plan]
-
-class LedgerEntryKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
-    __slots__ = ()
-    LEDGER_ENTRY_KIND_UNSPECIFIED: _ClassVar[LedgerEntryKind]
-    LEDGER_ENTRY_KIND_ALLOCATION: _ClassVar[LedgerEntryKind]
-    LEDGER_ENTRY_KIND_RESERVE: _ClassVar[LedgerEntryKind]
-    LEDGER_ENTRY_KIND_CAPTURE: _ClassVar[LedgerEntryKind]
-    LEDGER_ENTRY_KIND_RELEASE: _ClassVar[LedgerEntryKind]
 PLAN_UNSPECIFIED: Plan
 PLAN_FREE: Plan
 PLAN_BASIC: Plan
 PLAN_PRO: Plan
 PLAN_ENTERPRISE: Plan
-LEDGER_ENTRY_KIND_UNSPECIFIED: LedgerEntryKind
-LEDGER_ENTRY_KIND_ALLOCATION: LedgerEntryKind
-LEDGER_ENTRY_KIND_RESERVE: LedgerEntryKind
-LEDGER_ENTRY_KIND_CAPTURE: LedgerEntryKind
-LEDGER_ENTRY_KIND_RELEASE: LedgerEntryKind
 
 class Balance(_message.Message):
     __slots__ = ("team_id", "plan", "available_hundredths", "reserved_hundredths", "bonus_hundredths", "total_allocated_hundredths", "next_replenishment_at", "max_concurrent_jobs")
@@ -72,19 +59,3 @@ class Quote(_message.Message):
     pricing_version: int
     breakdown: _containers.ScalarMap[str, str]
     def __init__(self, amount_hundredths: _Optional[int] = ..., pricing_version: _Optional[int] = ..., breakdown: _Optional[_Mapping[str, str]] = ...) -> None: ...
-
-class LedgerEntry(_message.Message):
-    __slots__ = ("id", "team_id", "kind", "amount_hundredths", "idempotency_key", "created_at")
-    ID_FIELD_NUMBER: _ClassVar[int]
-    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
-    KIND_FIELD_NUMBER: _ClassVar[int]
-    AMOUNT_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
-    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
-    id: str
-    team_id: str
-    kind: LedgerEntryKind
-    amount_hundredths: int
-    idempotency_key: str
-    created_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., kind: _Optional[_Union[LedgerEntryKind, str]] = ..., amount_hundredths: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imagegen.credits.v1 import credits_pb2 as imagegen_dot_credits_dot_v1_dot_credits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/credits/v1/credits_service.proto\x12\x13imagegen.credits.v1\x1a!imagegen/credits/v1/credits.proto\"P\n\x14\x43reateAccountRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\"F\n\x15\x43reateAccountResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"$\n\x11GetBalanceRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\"C\n\x12GetBalanceResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"{\n\x1bQuoteImageGenerationRequest\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12#\n\x1bmodel_complexity_hundredths\x18\x03 \x01(\x03\x12\x12\n\nnum_images\x18\x04 \x01(\x05\"I\n\x1cQuoteImageGenerationResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"\\\n\x15ReserveCreditsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"x\n\x16ReserveCreditsResponse\x12/\n\x05\x65ntry\x18\x01 \x01(\x0b\x32 .imagegen.credits.v1.LedgerEntry\x12-\n\x07\x62\x61lance\x18\x02 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"K\n\x15\x43\x61ptureCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\"R\n\x16\x43\x61ptureCreditsResponse\x12\x1b\n\x13\x63\x61ptured_hundredths\x18\x01 \x01(\x03\x12\x1b\n\x13released_hundredths\x18\x02 \x01(\x03\"0\n\x15ReleaseCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\"5\n\x16ReleaseCreditsResponse\x12\x1b\n\x13released_hundredths\x18\x01 \x01(\x03\x32\x95\x05\n\x0e\x43reditsService\x12\x66\n\rCreateAccount\x12).imagegen.credits.v1.CreateAccountRequest\x1a*.imagegen.credits.v1.CreateAccountResponse\x12]\n\nGetBalance\x12&.imagegen.credits.v1.GetBalanceRequest\x1a\'.imagegen.credits.v1.GetBalanceResponse\x12{\n\x14QuoteImageGeneration\x12\x30.imagegen.credits.v1.QuoteImageGenerationRequest\x1a\x31.imagegen.credits.v1.QuoteImageGenerationResponse\x12i\n\x0eReserveCredits\x12*.imagegen.credits.v1.ReserveCreditsRequest\x1a+.imagegen.credits.v1.ReserveCreditsResponse\x12i\n\x0e\x43\x61ptureCredits\x12*.imagegen.credits.v1.CaptureCreditsRequest\x1a+.imagegen.credits.v1.CaptureCreditsResponse\x12i\n\x0eReleaseCredits\x12*.imagegen.credits.v1.ReleaseCreditsRequest\x1a+.imagegen.credits.v1.ReleaseCreditsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/credits/v1/credits_service.proto\x12\x13imagegen.credits.v1\x1a!imagegen/credits/v1/credits.proto\"P\n\x14\x43reateAccountRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\"F\n\x15\x43reateAccountResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"$\n\x11GetBalanceRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\"C\n\x12GetBalanceResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"{\n\x1bQuoteImageGenerationRequest\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12#\n\x1bmodel_complexity_hundredths\x18\x03 \x01(\x03\x12\x12\n\nnum_images\x18\x04 \x01(\x05\"I\n\x1cQuoteImageGenerationResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"\\\n\x15ReserveCreditsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"G\n\x16ReserveCreditsResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"K\n\x15\x43\x61ptureCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\"R\n\x16\x43\x61ptureCreditsResponse\x12\x1b\n\x13\x63\x61ptured_hundredths\x18\x01 \x01(\x03\x12\x1b\n\x13released_hundredths\x18\x02 \x01(\x03\"0\n\x15ReleaseCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\"5\n\x16ReleaseCreditsResponse\x12\x1b\n\x13released_hundredths\x18\x01 \x01(\x03\x32\x95\x05\n\x0e\x43reditsService\x12\x66\n\rCreateAccount\x12).imagegen.credits.v1.CreateAccountRequest\x1a*.imagegen.credits.v1.CreateAccountResponse\x12]\n\nGetBalance\x12&.imagegen.credits.v1.GetBalanceRequest\x1a\'.imagegen.credits.v1.GetBalanceResponse\x12{\n\x14QuoteImageGeneration\x12\x30.imagegen.credits.v1.QuoteImageGenerationRequest\x1a\x31.imagegen.credits.v1.QuoteImageGenerationResponse\x12i\n\x0eReserveCredits\x12*.imagegen.credits.v1.ReserveCreditsRequest\x1a+.imagegen.credits.v1.ReserveCreditsResponse\x12i\n\x0e\x43\x61ptureCredits\x12*.imagegen.credits.v1.CaptureCreditsRequest\x1a+.imagegen.credits.v1.CaptureCreditsResponse\x12i\n\x0eReleaseCredits\x12*.imagegen.credits.v1.ReleaseCreditsRequest\x1a+.imagegen.credits.v1.ReleaseCreditsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,15 +47,15 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RESERVECREDITSREQUEST']._serialized_start=562
   _globals['_RESERVECREDITSREQUEST']._serialized_end=654
   _globals['_RESERVECREDITSRESPONSE']._serialized_start=656
-  _globals['_RESERVECREDITSRESPONSE']._serialized_end=776
-  _globals['_CAPTURECREDITSREQUEST']._serialized_start=778
-  _globals['_CAPTURECREDITSREQUEST']._serialized_end=853
-  _globals['_CAPTURECREDITSRESPONSE']._serialized_start=855
-  _globals['_CAPTURECREDITSRESPONSE']._serialized_end=937
-  _globals['_RELEASECREDITSREQUEST']._serialized_start=939
-  _globals['_RELEASECREDITSREQUEST']._serialized_end=987
-  _globals['_RELEASECREDITSRESPONSE']._serialized_start=989
-  _globals['_RELEASECREDITSRESPONSE']._serialized_end=1042
-  _globals['_CREDITSSERVICE']._serialized_start=1045
-  _globals['_CREDITSSERVICE']._serialized_end=1706
+  _globals['_RESERVECREDITSRESPONSE']._serialized_end=727
+  _globals['_CAPTURECREDITSREQUEST']._serialized_start=729
+  _globals['_CAPTURECREDITSREQUEST']._serialized_end=804
+  _globals['_CAPTURECREDITSRESPONSE']._serialized_start=806
+  _globals['_CAPTURECREDITSRESPONSE']._serialized_end=888
+  _globals['_RELEASECREDITSREQUEST']._serialized_start=890
+  _globals['_RELEASECREDITSREQUEST']._serialized_end=938
+  _globals['_RELEASECREDITSRESPONSE']._serialized_start=940
+  _globals['_RELEASECREDITSRESPONSE']._serialized_end=993
+  _globals['_CREDITSSERVICE']._serialized_start=996
+  _globals['_CREDITSSERVICE']._serialized_end=1657
 # @@protoc_insertion_point(module_scope)

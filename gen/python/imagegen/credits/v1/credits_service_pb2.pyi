@@ -61,12 +61,10 @@ class ReserveCreditsRequest(_message.Message):
     def __init__(self, team_id: _Optional[str] = ..., amount_hundredths: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class ReserveCreditsResponse(_message.Message):
-    __slots__ = ("entry", "balance")
-    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("balance",)
     BALANCE_FIELD_NUMBER: _ClassVar[int]
-    entry: _credits_pb2.LedgerEntry
     balance: _credits_pb2.Balance
-    def __init__(self, entry: _Optional[_Union[_credits_pb2.LedgerEntry, _Mapping]] = ..., balance: _Optional[_Union[_credits_pb2.Balance, _Mapping]] = ...) -> None: ...
+    def __init__(self, balance: _Optional[_Union[_credits_pb2.Balance, _Mapping]] = ...) -> None: ...
 
 class CaptureCreditsRequest(_message.Message):
     __slots__ = ("idempotency_key", "amount_hundredths")

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from imagegen.models.v1 import models_service_pb2
 
 from imagegen_gateway import schemas, translate
@@ -33,7 +33,7 @@ async def list_reference_models(
 
 @router.get("/{model_id}", response_model=schemas.ReferenceModelPublic, response_model_by_alias=True)
 async def get_reference_model(
-    model_id: int, team_id: TeamIdDep, services: ServicesDep
+    model_id: Annotated[int, Path(gt=0, le=schemas.MAX_ID)], team_id: TeamIdDep, services: ServicesDep
 ) -> schemas.ReferenceModelPublic:
     """One catalog model."""
     response = await services.models.GetReferenceModel(

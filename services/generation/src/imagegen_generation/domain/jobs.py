@@ -47,6 +47,8 @@ class ImageGenerationRequest:
             problems["prompt"] = "must not be empty"
         elif len(self.prompt) > MAX_PROMPT_LENGTH:
             problems["prompt"] = f"at most {MAX_PROMPT_LENGTH} characters"
+        elif "\x00" in self.prompt:
+            problems["prompt"] = "must not contain NUL characters"
         if not RESOLUTION_PATTERN.match(self.resolution):
             problems["resolution"] = "WIDTHxHEIGHT, e.g. 1024x1024"
         if self.quality not in INFERENCE_STEPS:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!imagegen/credits/v1/credits.proto\x12\x13imagegen.credits.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x02\n\x07\x42\x61lance\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\x12\x1c\n\x14\x61vailable_hundredths\x18\x03 \x01(\x03\x12\x1b\n\x13reserved_hundredths\x18\x04 \x01(\x03\x12\x18\n\x10\x62onus_hundredths\x18\x05 \x01(\x03\x12\"\n\x1atotal_allocated_hundredths\x18\x06 \x01(\x03\x12\x39\n\x15next_replenishment_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13max_concurrent_jobs\x18\x08 \x01(\x05\"\xab\x01\n\x05Quote\x12\x19\n\x11\x61mount_hundredths\x18\x01 \x01(\x03\x12\x17\n\x0fpricing_version\x18\x02 \x01(\x05\x12<\n\tbreakdown\x18\x03 \x03(\x0b\x32).imagegen.credits.v1.Quote.BreakdownEntry\x1a\x30\n\x0e\x42reakdownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*^\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x0e\n\nPLAN_BASIC\x10\x02\x12\x0c\n\x08PLAN_PRO\x10\x03\x12\x13\n\x0fPLAN_ENTERPRISE\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!imagegen/credits/v1/credits.proto\x12\x13imagegen.credits.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd2\x03\n\x07\x42\x61lance\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\x12\x1c\n\x14\x61vailable_hundredths\x18\x03 \x01(\x03\x12\x1b\n\x13reserved_hundredths\x18\x04 \x01(\x03\x12\x18\n\x10\x62onus_hundredths\x18\x05 \x01(\x03\x12\"\n\x1atotal_allocated_hundredths\x18\x06 \x01(\x03\x12\x39\n\x15next_replenishment_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13max_concurrent_jobs\x18\x08 \x01(\x05\x12\x30\n\x0cperiod_start\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n low_balance_threshold_hundredths\x18\n \x01(\x03H\x00\x88\x01\x01\x12\x19\n\x11\x62\x65low_low_balance\x18\x0b \x01(\x08\x12\x1b\n\x13subscription_status\x18\x0c \x01(\tB#\n!_low_balance_threshold_hundredths\"\xa7\x02\n\x0bLedgerEntry\x12\n\n\x02id\x18\x01 \x01(\t\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32$.imagegen.credits.v1.LedgerEntryKind\x12\x19\n\x11\x61mount_hundredths\x18\x03 \x01(\x03\x12\x18\n\x10\x62onus_hundredths\x18\x04 \x01(\x03\x12\"\n\x1a\x61vailable_after_hundredths\x18\x05 \x01(\x03\x12!\n\x19reserved_after_hundredths\x18\x06 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xab\x01\n\x05Quote\x12\x19\n\x11\x61mount_hundredths\x18\x01 \x01(\x03\x12\x17\n\x0fpricing_version\x18\x02 \x01(\x05\x12<\n\tbreakdown\x18\x03 \x03(\x0b\x32).imagegen.credits.v1.Quote.BreakdownEntry\x1a\x30\n\x0e\x42reakdownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*^\n\x04Plan\x12\x14\n\x10PLAN_UNSPECIFIED\x10\x00\x12\r\n\tPLAN_FREE\x10\x01\x12\x0e\n\nPLAN_BASIC\x10\x02\x12\x0c\n\x08PLAN_PRO\x10\x03\x12\x13\n\x0fPLAN_ENTERPRISE\x10\x04*\x90\x02\n\x0fLedgerEntryKind\x12!\n\x1dLEDGER_ENTRY_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cLEDGER_ENTRY_KIND_ALLOCATION\x10\x01\x12\x1b\n\x17LEDGER_ENTRY_KIND_BONUS\x10\x02\x12\x1d\n\x19LEDGER_ENTRY_KIND_RESERVE\x10\x03\x12\x1d\n\x19LEDGER_ENTRY_KIND_CAPTURE\x10\x04\x12\x1d\n\x19LEDGER_ENTRY_KIND_RELEASE\x10\x05\x12\x1c\n\x18LEDGER_ENTRY_KIND_EXPIRY\x10\x06\x12 \n\x1cLEDGER_ENTRY_KIND_ADJUSTMENT\x10\x07\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_QUOTE_BREAKDOWNENTRY']._loaded_options = None
   _globals['_QUOTE_BREAKDOWNENTRY']._serialized_options = b'8\001'
-  _globals['_PLAN']._serialized_start=544
-  _globals['_PLAN']._serialized_end=638
+  _globals['_PLAN']._serialized_start=1032
+  _globals['_PLAN']._serialized_end=1126
+  _globals['_LEDGERENTRYKIND']._serialized_start=1129
+  _globals['_LEDGERENTRYKIND']._serialized_end=1401
   _globals['_BALANCE']._serialized_start=92
-  _globals['_BALANCE']._serialized_end=368
-  _globals['_QUOTE']._serialized_start=371
-  _globals['_QUOTE']._serialized_end=542
-  _globals['_QUOTE_BREAKDOWNENTRY']._serialized_start=494
-  _globals['_QUOTE_BREAKDOWNENTRY']._serialized_end=542
+  _globals['_BALANCE']._serialized_end=558
+  _globals['_LEDGERENTRY']._serialized_start=561
+  _globals['_LEDGERENTRY']._serialized_end=856
+  _globals['_QUOTE']._serialized_start=859
+  _globals['_QUOTE']._serialized_end=1030
+  _globals['_QUOTE_BREAKDOWNENTRY']._serialized_start=982
+  _globals['_QUOTE_BREAKDOWNENTRY']._serialized_end=1030
 # @@protoc_insertion_point(module_scope)

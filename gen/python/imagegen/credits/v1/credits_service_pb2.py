@@ -22,40 +22,61 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from imagegen.credits.v1 import credits_pb2 as imagegen_dot_credits_dot_v1_dot_credits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/credits/v1/credits_service.proto\x12\x13imagegen.credits.v1\x1a!imagegen/credits/v1/credits.proto\"P\n\x14\x43reateAccountRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\"F\n\x15\x43reateAccountResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"$\n\x11GetBalanceRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\"C\n\x12GetBalanceResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"{\n\x1bQuoteImageGenerationRequest\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12#\n\x1bmodel_complexity_hundredths\x18\x03 \x01(\x03\x12\x12\n\nnum_images\x18\x04 \x01(\x05\"I\n\x1cQuoteImageGenerationResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"\\\n\x15ReserveCreditsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"G\n\x16ReserveCreditsResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"K\n\x15\x43\x61ptureCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\"R\n\x16\x43\x61ptureCreditsResponse\x12\x1b\n\x13\x63\x61ptured_hundredths\x18\x01 \x01(\x03\x12\x1b\n\x13released_hundredths\x18\x02 \x01(\x03\"0\n\x15ReleaseCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\"5\n\x16ReleaseCreditsResponse\x12\x1b\n\x13released_hundredths\x18\x01 \x01(\x03\x32\x95\x05\n\x0e\x43reditsService\x12\x66\n\rCreateAccount\x12).imagegen.credits.v1.CreateAccountRequest\x1a*.imagegen.credits.v1.CreateAccountResponse\x12]\n\nGetBalance\x12&.imagegen.credits.v1.GetBalanceRequest\x1a\'.imagegen.credits.v1.GetBalanceResponse\x12{\n\x14QuoteImageGeneration\x12\x30.imagegen.credits.v1.QuoteImageGenerationRequest\x1a\x31.imagegen.credits.v1.QuoteImageGenerationResponse\x12i\n\x0eReserveCredits\x12*.imagegen.credits.v1.ReserveCreditsRequest\x1a+.imagegen.credits.v1.ReserveCreditsResponse\x12i\n\x0e\x43\x61ptureCredits\x12*.imagegen.credits.v1.CaptureCreditsRequest\x1a+.imagegen.credits.v1.CaptureCreditsResponse\x12i\n\x0eReleaseCredits\x12*.imagegen.credits.v1.ReleaseCreditsRequest\x1a+.imagegen.credits.v1.ReleaseCreditsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/credits/v1/credits_service.proto\x12\x13imagegen.credits.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!imagegen/credits/v1/credits.proto\"P\n\x14\x43reateAccountRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\'\n\x04plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\"F\n\x15\x43reateAccountResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"$\n\x11GetBalanceRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\"C\n\x12GetBalanceResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"{\n\x1bQuoteImageGenerationRequest\x12\x12\n\nresolution\x18\x01 \x01(\t\x12\x0f\n\x07quality\x18\x02 \x01(\t\x12#\n\x1bmodel_complexity_hundredths\x18\x03 \x01(\x03\x12\x12\n\nnum_images\x18\x04 \x01(\x05\"I\n\x1cQuoteImageGenerationResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"\\\n\x15ReserveCreditsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\"G\n\x16ReserveCreditsResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"K\n\x15\x43\x61ptureCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\x12\x19\n\x11\x61mount_hundredths\x18\x02 \x01(\x03\"R\n\x16\x43\x61ptureCreditsResponse\x12\x1b\n\x13\x63\x61ptured_hundredths\x18\x01 \x01(\x03\x12\x1b\n\x13released_hundredths\x18\x02 \x01(\x03\"0\n\x15ReleaseCreditsRequest\x12\x17\n\x0fidempotency_key\x18\x01 \x01(\t\"5\n\x16ReleaseCreditsResponse\x12\x1b\n\x13released_hundredths\x18\x01 \x01(\x03\"a\n\x19QuoteModelCreationRequest\x12\'\n\x1freference_complexity_hundredths\x18\x01 \x01(\x03\x12\x1b\n\x13num_training_images\x18\x02 \x01(\x05\"G\n\x1aQuoteModelCreationResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"U\n\x1bQuoteModelRefinementRequest\x12#\n\x1bmodel_complexity_hundredths\x18\x01 \x01(\x03\x12\x11\n\titeration\x18\x02 \x01(\x05\"I\n\x1cQuoteModelRefinementResponse\x12)\n\x05quote\x18\x01 \x01(\x0b\x32\x1a.imagegen.credits.v1.Quote\"\xdd\x01\n\x18ListLedgerEntriesRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x33\n\x05kinds\x18\x02 \x03(\x0e\x32$.imagegen.credits.v1.LedgerEntryKind\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"g\n\x19ListLedgerEntriesResponse\x12\x31\n\x07\x65ntries\x18\x01 \x03(\x0b\x32 .imagegen.credits.v1.LedgerEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x1dSetLowBalanceThresholdRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12!\n\x14threshold_hundredths\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\x17\n\x15_threshold_hundredths\"O\n\x1eSetLowBalanceThresholdResponse\x12-\n\x07\x62\x61lance\x18\x01 \x01(\x0b\x32\x1c.imagegen.credits.v1.Balance\"P\n\x18RecordStripeEventRequest\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x14\n\x0cpayload_json\x18\x03 \x01(\x0c\".\n\x19RecordStripeEventResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\x32\xf5\t\n\x0e\x43reditsService\x12\x66\n\rCreateAccount\x12).imagegen.credits.v1.CreateAccountRequest\x1a*.imagegen.credits.v1.CreateAccountResponse\x12]\n\nGetBalance\x12&.imagegen.credits.v1.GetBalanceRequest\x1a\'.imagegen.credits.v1.GetBalanceResponse\x12{\n\x14QuoteImageGeneration\x12\x30.imagegen.credits.v1.QuoteImageGenerationRequest\x1a\x31.imagegen.credits.v1.QuoteImageGenerationResponse\x12u\n\x12QuoteModelCreation\x12..imagegen.credits.v1.QuoteModelCreationRequest\x1a/.imagegen.credits.v1.QuoteModelCreationResponse\x12{\n\x14QuoteModelRefinement\x12\x30.imagegen.credits.v1.QuoteModelRefinementRequest\x1a\x31.imagegen.credits.v1.QuoteModelRefinementResponse\x12i\n\x0eReserveCredits\x12*.imagegen.credits.v1.ReserveCreditsRequest\x1a+.imagegen.credits.v1.ReserveCreditsResponse\x12i\n\x0e\x43\x61ptureCredits\x12*.imagegen.credits.v1.CaptureCreditsRequest\x1a+.imagegen.credits.v1.CaptureCreditsResponse\x12i\n\x0eReleaseCredits\x12*.imagegen.credits.v1.ReleaseCreditsRequest\x1a+.imagegen.credits.v1.ReleaseCreditsResponse\x12r\n\x11ListLedgerEntries\x12-.imagegen.credits.v1.ListLedgerEntriesRequest\x1a..imagegen.credits.v1.ListLedgerEntriesResponse\x12\x81\x01\n\x16SetLowBalanceThreshold\x12\x32.imagegen.credits.v1.SetLowBalanceThresholdRequest\x1a\x33.imagegen.credits.v1.SetLowBalanceThresholdResponse\x12r\n\x11RecordStripeEvent\x12-.imagegen.credits.v1.RecordStripeEventRequest\x1a..imagegen.credits.v1.RecordStripeEventResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.credits.v1.credits_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CREATEACCOUNTREQUEST']._serialized_start=101
-  _globals['_CREATEACCOUNTREQUEST']._serialized_end=181
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=183
-  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=253
-  _globals['_GETBALANCEREQUEST']._serialized_start=255
-  _globals['_GETBALANCEREQUEST']._serialized_end=291
-  _globals['_GETBALANCERESPONSE']._serialized_start=293
-  _globals['_GETBALANCERESPONSE']._serialized_end=360
-  _globals['_QUOTEIMAGEGENERATIONREQUEST']._serialized_start=362
-  _globals['_QUOTEIMAGEGENERATIONREQUEST']._serialized_end=485
-  _globals['_QUOTEIMAGEGENERATIONRESPONSE']._serialized_start=487
-  _globals['_QUOTEIMAGEGENERATIONRESPONSE']._serialized_end=560
-  _globals['_RESERVECREDITSREQUEST']._serialized_start=562
-  _globals['_RESERVECREDITSREQUEST']._serialized_end=654
-  _globals['_RESERVECREDITSRESPONSE']._serialized_start=656
-  _globals['_RESERVECREDITSRESPONSE']._serialized_end=727
-  _globals['_CAPTURECREDITSREQUEST']._serialized_start=729
-  _globals['_CAPTURECREDITSREQUEST']._serialized_end=804
-  _globals['_CAPTURECREDITSRESPONSE']._serialized_start=806
-  _globals['_CAPTURECREDITSRESPONSE']._serialized_end=888
-  _globals['_RELEASECREDITSREQUEST']._serialized_start=890
-  _globals['_RELEASECREDITSREQUEST']._serialized_end=938
-  _globals['_RELEASECREDITSRESPONSE']._serialized_start=940
-  _globals['_RELEASECREDITSRESPONSE']._serialized_end=993
-  _globals['_CREDITSSERVICE']._serialized_start=996
-  _globals['_CREDITSSERVICE']._serialized_end=1657
+  _globals['_CREATEACCOUNTREQUEST']._serialized_start=134
+  _globals['_CREATEACCOUNTREQUEST']._serialized_end=214
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_start=216
+  _globals['_CREATEACCOUNTRESPONSE']._serialized_end=286
+  _globals['_GETBALANCEREQUEST']._serialized_start=288
+  _globals['_GETBALANCEREQUEST']._serialized_end=324
+  _globals['_GETBALANCERESPONSE']._serialized_start=326
+  _globals['_GETBALANCERESPONSE']._serialized_end=393
+  _globals['_QUOTEIMAGEGENERATIONREQUEST']._serialized_start=395
+  _globals['_QUOTEIMAGEGENERATIONREQUEST']._serialized_end=518
+  _globals['_QUOTEIMAGEGENERATIONRESPONSE']._serialized_start=520
+  _globals['_QUOTEIMAGEGENERATIONRESPONSE']._serialized_end=593
+  _globals['_RESERVECREDITSREQUEST']._serialized_start=595
+  _globals['_RESERVECREDITSREQUEST']._serialized_end=687
+  _globals['_RESERVECREDITSRESPONSE']._serialized_start=689
+  _globals['_RESERVECREDITSRESPONSE']._serialized_end=760
+  _globals['_CAPTURECREDITSREQUEST']._serialized_start=762
+  _globals['_CAPTURECREDITSREQUEST']._serialized_end=837
+  _globals['_CAPTURECREDITSRESPONSE']._serialized_start=839
+  _globals['_CAPTURECREDITSRESPONSE']._serialized_end=921
+  _globals['_RELEASECREDITSREQUEST']._serialized_start=923
+  _globals['_RELEASECREDITSREQUEST']._serialized_end=971
+  _globals['_RELEASECREDITSRESPONSE']._serialized_start=973
+  _globals['_RELEASECREDITSRESPONSE']._serialized_end=1026
+  _globals['_QUOTEMODELCREATIONREQUEST']._serialized_start=1028
+  _globals['_QUOTEMODELCREATIONREQUEST']._serialized_end=1125
+  _globals['_QUOTEMODELCREATIONRESPONSE']._serialized_start=1127
+  _globals['_QUOTEMODELCREATIONRESPONSE']._serialized_end=1198
+  _globals['_QUOTEMODELREFINEMENTREQUEST']._serialized_start=1200
+  _globals['_QUOTEMODELREFINEMENTREQUEST']._serialized_end=1285
+  _globals['_QUOTEMODELREFINEMENTRESPONSE']._serialized_start=1287
+  _globals['_QUOTEMODELREFINEMENTRESPONSE']._serialized_end=1360
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_start=1363
+  _globals['_LISTLEDGERENTRIESREQUEST']._serialized_end=1584
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_start=1586
+  _globals['_LISTLEDGERENTRIESRESPONSE']._serialized_end=1689
+  _globals['_SETLOWBALANCETHRESHOLDREQUEST']._serialized_start=1691
+  _globals['_SETLOWBALANCETHRESHOLDREQUEST']._serialized_end=1799
+  _globals['_SETLOWBALANCETHRESHOLDRESPONSE']._serialized_start=1801
+  _globals['_SETLOWBALANCETHRESHOLDRESPONSE']._serialized_end=1880
+  _globals['_RECORDSTRIPEEVENTREQUEST']._serialized_start=1882
+  _globals['_RECORDSTRIPEEVENTREQUEST']._serialized_end=1962
+  _globals['_RECORDSTRIPEEVENTRESPONSE']._serialized_start=1964
+  _globals['_RECORDSTRIPEEVENTRESPONSE']._serialized_end=2010
+  _globals['_CREDITSSERVICE']._serialized_start=2013
+  _globals['_CREDITSSERVICE']._serialized_end=3282
 # @@protoc_insertion_point(module_scope)

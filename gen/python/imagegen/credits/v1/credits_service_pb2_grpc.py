@@ -50,6 +50,16 @@ class CreditsServiceStub:
                 request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteImageGenerationRequest.SerializeToString,
                 response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteImageGenerationResponse.FromString,
                 _registered_method=True)
+        self.QuoteModelCreation = channel.unary_unary(
+                '/imagegen.credits.v1.CreditsService/QuoteModelCreation',
+                request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationRequest.SerializeToString,
+                response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationResponse.FromString,
+                _registered_method=True)
+        self.QuoteModelRefinement = channel.unary_unary(
+                '/imagegen.credits.v1.CreditsService/QuoteModelRefinement',
+                request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementRequest.SerializeToString,
+                response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementResponse.FromString,
+                _registered_method=True)
         self.ReserveCredits = channel.unary_unary(
                 '/imagegen.credits.v1.CreditsService/ReserveCredits',
                 request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReserveCreditsRequest.SerializeToString,
@@ -64,6 +74,21 @@ class CreditsServiceStub:
                 '/imagegen.credits.v1.CreditsService/ReleaseCredits',
                 request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsRequest.SerializeToString,
                 response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsResponse.FromString,
+                _registered_method=True)
+        self.ListLedgerEntries = channel.unary_unary(
+                '/imagegen.credits.v1.CreditsService/ListLedgerEntries',
+                request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesRequest.SerializeToString,
+                response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesResponse.FromString,
+                _registered_method=True)
+        self.SetLowBalanceThreshold = channel.unary_unary(
+                '/imagegen.credits.v1.CreditsService/SetLowBalanceThreshold',
+                request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdRequest.SerializeToString,
+                response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdResponse.FromString,
+                _registered_method=True)
+        self.RecordStripeEvent = channel.unary_unary(
+                '/imagegen.credits.v1.CreditsService/RecordStripeEvent',
+                request_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventRequest.SerializeToString,
+                response_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventResponse.FromString,
                 _registered_method=True)
 
 
@@ -92,6 +117,20 @@ class CreditsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuoteModelCreation(self, request, context):
+        """QuoteModelCreation prices training a new model with the current pricing config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def QuoteModelRefinement(self, request, context):
+        """QuoteModelRefinement prices training a model's next version with the current pricing config.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ReserveCredits(self, request, context):
         """ReserveCredits holds credits for a job; a replay with the same key returns the first reservation.
         """
@@ -108,6 +147,27 @@ class CreditsServiceServicer:
 
     def ReleaseCredits(self, request, context):
         """ReleaseCredits returns a whole reservation to the available balance, once per key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListLedgerEntries(self, request, context):
+        """ListLedgerEntries pages through a team's ledger, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLowBalanceThreshold(self, request, context):
+        """SetLowBalanceThreshold sets or clears the balance under which the team is warned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordStripeEvent(self, request, context):
+        """RecordStripeEvent stores a verified Stripe event once by its id; it is processed asynchronously.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,6 +191,16 @@ def add_CreditsServiceServicer_to_server(servicer, server):
                     request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteImageGenerationRequest.FromString,
                     response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteImageGenerationResponse.SerializeToString,
             ),
+            'QuoteModelCreation': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteModelCreation,
+                    request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationRequest.FromString,
+                    response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationResponse.SerializeToString,
+            ),
+            'QuoteModelRefinement': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuoteModelRefinement,
+                    request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementRequest.FromString,
+                    response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementResponse.SerializeToString,
+            ),
             'ReserveCredits': grpc.unary_unary_rpc_method_handler(
                     servicer.ReserveCredits,
                     request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReserveCreditsRequest.FromString,
@@ -145,6 +215,21 @@ def add_CreditsServiceServicer_to_server(servicer, server):
                     servicer.ReleaseCredits,
                     request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsRequest.FromString,
                     response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsResponse.SerializeToString,
+            ),
+            'ListLedgerEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListLedgerEntries,
+                    request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesRequest.FromString,
+                    response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesResponse.SerializeToString,
+            ),
+            'SetLowBalanceThreshold': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLowBalanceThreshold,
+                    request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdRequest.FromString,
+                    response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdResponse.SerializeToString,
+            ),
+            'RecordStripeEvent': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordStripeEvent,
+                    request_deserializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventRequest.FromString,
+                    response_serializer=imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -240,6 +325,60 @@ class CreditsService:
             _registered_method=True)
 
     @staticmethod
+    def QuoteModelCreation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.credits.v1.CreditsService/QuoteModelCreation',
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationRequest.SerializeToString,
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelCreationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuoteModelRefinement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.credits.v1.CreditsService/QuoteModelRefinement',
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementRequest.SerializeToString,
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.QuoteModelRefinementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ReserveCredits(request,
             target,
             options=(),
@@ -310,6 +449,87 @@ class CreditsService:
             '/imagegen.credits.v1.CreditsService/ReleaseCredits',
             imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsRequest.SerializeToString,
             imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ReleaseCreditsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListLedgerEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.credits.v1.CreditsService/ListLedgerEntries',
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesRequest.SerializeToString,
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.ListLedgerEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLowBalanceThreshold(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.credits.v1.CreditsService/SetLowBalanceThreshold',
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdRequest.SerializeToString,
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.SetLowBalanceThresholdResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordStripeEvent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.credits.v1.CreditsService/RecordStripeEvent',
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventRequest.SerializeToString,
+            imagegen_dot_credits_dot_v1_dot_credits__service__pb2.RecordStripeEventResponse.FromString,
             options,
             channel_credentials,
             insecure,

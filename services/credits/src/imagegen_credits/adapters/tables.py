@@ -1,6 +1,18 @@
 """The credits schema; migrations/ creates it, these definitions query it."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func
+from imagegen_platform.outbox import outbox_table
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 
 SCHEMA = "credits"
@@ -15,7 +27,15 @@ account = Table(
     Column("reserved_hundredths", BigInteger, nullable=False),
     Column("bonus_hundredths", BigInteger, nullable=False),
     Column("total_allocated_hundredths", BigInteger, nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
     Column("next_replenishment_at", DateTime(timezone=True), nullable=False),
+    Column("billing", String, nullable=False),
+    Column("stripe_customer_id", String),
+    Column("stripe_subscription_id", String),
+    Column("subscription_status", String),
+    Column("subscription_event_at", DateTime(timezone=True)),
+    Column("low_balance_threshold_hundredths", BigInteger),
+    Column("below_low_balance", Boolean, nullable=False),
     Column("version", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -25,10 +45,15 @@ ledger_entry = Table(
     "ledger_entry",
     metadata,
     Column("id", String, primary_key=True),
+    Column("sequence", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("team_id", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("amount_hundredths", BigInteger, nullable=False),
+    Column("bonus_hundredths", BigInteger, nullable=False),
+    Column("available_after_hundredths", BigInteger, nullable=False),
+    Column("reserved_after_hundredths", BigInteger, nullable=False),
     Column("idempotency_key", String, nullable=False),
+    Column("description", String),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -38,6 +63,7 @@ reservation = Table(
     Column("idempotency_key", String, primary_key=True),
     Column("team_id", String, nullable=False),
     Column("amount_hundredths", BigInteger, nullable=False),
+    Column("bonus_hundredths", BigInteger, nullable=False),
     Column("state", String, nullable=False),
     Column("captured_hundredths", BigInteger, nullable=False),
     Column("released_hundredths", BigInteger, nullable=False),
@@ -53,3 +79,20 @@ credit_pricing_config = Table(
     Column("config", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+stripe_event = Table(
+    "stripe_event",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("type", String, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("stripe_created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("last_error", String),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("processed_at", DateTime(timezone=True)),
+)
+
+outbox = outbox_table(metadata)

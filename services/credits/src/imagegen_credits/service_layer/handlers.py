@@ -1,39 +1,40 @@
 """Credit use cases. Each one is a single Postgres transaction.
 
 Every movement of money locks the team's account row (SELECT ... FOR UPDATE) before reading it,
-so concurrent reserves and settlements of one team serialise, and writes the ledger row in the
-same transaction as the balance change. Idempotency keys are unique per ledger entry kind, and a
-reservation is settled once: replays return the first result and move nothing.
+so concurrent operations on one team serialise, and writes its ledger row (with the balances after
+it) in the same transaction as the balance change. Idempotency keys are unique per ledger entry
+kind, and a reservation is settled once: replays return the first result and move nothing.
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imagegen.credits.v1 import events_pb2
+from imagegen_platform.context import request_id_var
 from imagegen_platform.errors import InvalidArgument, NotFound
+from imagegen_platform.events import LOW_BALANCE_SUBJECT
+from imagegen_platform.outbox import add_event
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen_credits.adapters.tables import (
-    account,
-    credit_pricing_config,
-    ledger_entry,
-    reservation,
+from imagegen_credits.adapters.tables import account, ledger_entry, outbox, reservation
+from imagegen_credits.domain.model import (
+    PLAN_LIMITS,
+    Account,
+    Billing,
+    LedgerKind,
+    Movement,
+    Plan,
+    ReservationState,
+    month_after,
+    month_start,
 )
-from imagegen_credits.domain.model import PLAN_LIMITS, Account, Plan, ReservationState
-from imagegen_credits.domain.pricing import (
-    ImageGenerationPricing,
-    PriceQuote,
-    quote_image_generation,
-)
 
 
-def _first_of_next_month(now: datetime) -> datetime:
-    year, month = (now.year + 1, 1) if now.month == 12 else (now.year, now.month + 1)
-    return datetime(year, month, 1, tzinfo=UTC)
-
-
-def _to_account(row) -> Account:
+def _to_account(row: Row) -> Account:
     return Account(
         team_id=row.team_id,
         plan=Plan(row.plan),
@@ -41,7 +42,12 @@ def _to_account(row) -> Account:
         reserved_hundredths=row.reserved_hundredths,
         bonus_hundredths=row.bonus_hundredths,
         total_allocated_hundredths=row.total_allocated_hundredths,
+        period_start=row.period_start,
         next_replenishment_at=row.next_replenishment_at,
+        billing=Billing(row.billing),
+        subscription_status=row.subscription_status,
+        low_balance_threshold_hundredths=row.low_balance_threshold_hundredths,
+        below_low_balance=row.below_low_balance,
     )
 
 
@@ -55,31 +61,72 @@ async def _lock_account(connection: AsyncConnection, team_id: str) -> Account:
 
 
 async def _save_account(connection: AsyncConnection, acct: Account) -> None:
+    """Write the balances back, and announce a fall below the low-balance threshold once."""
+    threshold = acct.low_balance_threshold_hundredths
+    below = threshold is not None and acct.available_hundredths < threshold
+    if below and not acct.below_low_balance:
+        event = events_pb2.LowBalanceCrossed(
+            team_id=acct.team_id,
+            available_hundredths=acct.available_hundredths,
+            threshold_hundredths=threshold,
+        )
+        await add_event(connection, outbox, LOW_BALANCE_SUBJECT, event, request_id_var.get())
+    acct.below_low_balance = below
     await connection.execute(
         update(account)
         .where(account.c.team_id == acct.team_id)
         .values(
+            plan=acct.plan.value,
             available_hundredths=acct.available_hundredths,
             reserved_hundredths=acct.reserved_hundredths,
             bonus_hundredths=acct.bonus_hundredths,
             total_allocated_hundredths=acct.total_allocated_hundredths,
+            period_start=acct.period_start,
+            next_replenishment_at=acct.next_replenishment_at,
+            billing=acct.billing.value,
+            subscription_status=acct.subscription_status,
+            low_balance_threshold_hundredths=acct.low_balance_threshold_hundredths,
+            below_low_balance=acct.below_low_balance,
             version=account.c.version + 1,
             updated_at=func.now(),
         )
     )
 
 
-async def _write_ledger(connection: AsyncConnection, team_id: str, kind: str, amount: int, key: str) -> None:
-    if amount > 0:
+async def _record(
+    connection: AsyncConnection,
+    acct: Account,
+    kind: LedgerKind,
+    movement: Movement,
+    key: str,
+    description: str | None = None,
+) -> None:
+    """Append the ledger row of a movement (none for a zero amount), with the balances after it."""
+    if movement.amount == 0:
+        return
+    await connection.execute(
+        insert(ledger_entry).values(
+            id=str(uuid.uuid4()),
+            team_id=acct.team_id,
+            kind=kind.value,
+            amount_hundredths=movement.amount,
+            bonus_hundredths=movement.bonus,
+            available_after_hundredths=acct.available_hundredths,
+            reserved_after_hundredths=acct.reserved_hundredths,
+            idempotency_key=key,
+            description=description,
+        )
+    )
+
+
+async def _already_recorded(connection: AsyncConnection, kind: LedgerKind, key: str) -> bool:
+    return (
         await connection.execute(
-            insert(ledger_entry).values(
-                id=str(uuid.uuid4()),
-                team_id=team_id,
-                kind=kind,
-                amount_hundredths=amount,
-                idempotency_key=key,
+            select(ledger_entry.c.id).where(
+                ledger_entry.c.kind == kind.value, ledger_entry.c.idempotency_key == key
             )
         )
+    ).first() is not None
 
 
 def parse_plan(value: str) -> Plan:
@@ -91,10 +138,20 @@ def parse_plan(value: str) -> Plan:
         ) from None
 
 
-async def create_account(engine: AsyncEngine, team_id: str, plan: Plan) -> Account:
-    """Open the account with the plan's first monthly allocation; a replay returns the account."""
-    now = datetime.now(UTC)
-    allocation = PLAN_LIMITS[plan].monthly_allocation_hundredths
+def allocation_key(team_id: str, period_start: datetime) -> str:
+    return f"allocation:{team_id}:{period_start.date().isoformat()}"
+
+
+def expiry_key(team_id: str, period_start: datetime) -> str:
+    return f"expiry:{team_id}:{period_start.date().isoformat()}"
+
+
+async def create_account(
+    engine: AsyncEngine, team_id: str, plan: Plan, now: datetime | None = None
+) -> Account:
+    """Open the account with the plan's allocation for the current month; a replay returns the account."""
+    now = now or datetime.now(UTC)
+    period_start = month_start(now)
     async with engine.begin() as connection:
         created = (
             await connection.execute(
@@ -102,22 +159,28 @@ async def create_account(engine: AsyncEngine, team_id: str, plan: Plan) -> Accou
                 .values(
                     team_id=team_id,
                     plan=plan.value,
-                    available_hundredths=allocation,
+                    available_hundredths=0,
                     reserved_hundredths=0,
                     bonus_hundredths=0,
-                    total_allocated_hundredths=allocation,
-                    next_replenishment_at=_first_of_next_month(now),
+                    total_allocated_hundredths=0,
+                    period_start=period_start,
+                    next_replenishment_at=month_after(now),
+                    billing=Billing.MANUAL.value,
+                    below_low_balance=False,
                     version=1,
                 )
                 .on_conflict_do_nothing(index_elements=[account.c.team_id])
                 .returning(account.c.team_id)
             )
         ).one_or_none()
+        acct = await _lock_account(connection, team_id)
         if created is not None:
-            await _write_ledger(
-                connection, team_id, "allocation", allocation, f"allocation:{team_id}:{now:%Y-%m}"
+            movement = acct.allocate(PLAN_LIMITS[plan].monthly_allocation_hundredths)
+            await _save_account(connection, acct)
+            await _record(
+                connection, acct, LedgerKind.ALLOCATION, movement, allocation_key(team_id, period_start)
             )
-        return await _lock_account(connection, team_id)
+        return acct
 
 
 async def get_account(engine: AsyncEngine, team_id: str) -> Account:
@@ -126,37 +189,6 @@ async def get_account(engine: AsyncEngine, team_id: str) -> Account:
     if row is None:
         raise NotFound("account_not_found", f"team {team_id} has no credit account")
     return _to_account(row)
-
-
-async def current_image_generation_pricing(engine: AsyncEngine) -> ImageGenerationPricing:
-    async with engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(credit_pricing_config)
-                .where(credit_pricing_config.c.operation == "image_generation")
-                .order_by(credit_pricing_config.c.version.desc())
-                .limit(1)
-            )
-        ).one()
-    return ImageGenerationPricing.from_config(row.version, row.config)
-
-
-async def quote_image(
-    engine: AsyncEngine,
-    *,
-    resolution: str,
-    quality: str,
-    model_complexity_hundredths: int,
-    num_images: int,
-) -> PriceQuote:
-    pricing = await current_image_generation_pricing(engine)
-    return quote_image_generation(
-        pricing,
-        resolution=resolution,
-        quality=quality,
-        model_complexity_hundredths=model_complexity_hundredths,
-        num_images=num_images,
-    )
 
 
 async def reserve(engine: AsyncEngine, team_id: str, amount: int, key: str) -> Account:
@@ -174,19 +206,20 @@ async def reserve(engine: AsyncEngine, team_id: str, amount: int, key: str) -> A
                     "idempotency_key_reused", "this key was used for a different reservation"
                 )
             return acct
-        acct.reserve(amount)
+        movement = acct.reserve(amount)
         await _save_account(connection, acct)
         await connection.execute(
             insert(reservation).values(
                 idempotency_key=key,
                 team_id=team_id,
                 amount_hundredths=amount,
+                bonus_hundredths=movement.bonus,
                 state=ReservationState.HELD.value,
                 captured_hundredths=0,
                 released_hundredths=0,
             )
         )
-        await _write_ledger(connection, team_id, "reserve", amount, key)
+        await _record(connection, acct, LedgerKind.RESERVE, movement, key)
         return acct
 
 
@@ -196,13 +229,15 @@ async def settle(engine: AsyncEngine, key: str, charge: int | None) -> tuple[int
     Returns (captured, released) of the first settlement; later calls change nothing.
     """
     async with engine.begin() as connection:
-        held = (
-            await connection.execute(select(reservation).where(reservation.c.idempotency_key == key))
-        ).one_or_none()
-        if held is None:
+        team_id = (
+            await connection.execute(
+                select(reservation.c.team_id).where(reservation.c.idempotency_key == key)
+            )
+        ).scalar_one_or_none()
+        if team_id is None:
             raise NotFound("reservation_not_found", f"no reservation has the key {key}")
         # Lock order is account, then reservation, the same as reserve(), so the two cannot deadlock.
-        acct = await _lock_account(connection, held.team_id)
+        acct = await _lock_account(connection, team_id)
         held = (
             await connection.execute(
                 select(reservation).where(reservation.c.idempotency_key == key).with_for_update()
@@ -210,19 +245,200 @@ async def settle(engine: AsyncEngine, key: str, charge: int | None) -> tuple[int
         ).one()
         if held.state != ReservationState.HELD.value:
             return held.captured_hundredths, held.released_hundredths
-        captured = charge or 0
-        released = acct.settle(held.amount_hundredths, captured)
+        captured, released = acct.settle(held.amount_hundredths, held.bonus_hundredths, charge or 0)
         await _save_account(connection, acct)
         await connection.execute(
             update(reservation)
             .where(reservation.c.idempotency_key == key)
             .values(
                 state=(ReservationState.CAPTURED if charge is not None else ReservationState.RELEASED).value,
-                captured_hundredths=captured,
-                released_hundredths=released,
+                captured_hundredths=captured.amount,
+                released_hundredths=released.amount,
                 settled_at=func.now(),
             )
         )
-        await _write_ledger(connection, acct.team_id, "capture", captured, key)
-        await _write_ledger(connection, acct.team_id, "release", released, key)
-        return captured, released
+        await _record(connection, acct, LedgerKind.CAPTURE, captured, key)
+        await _record(connection, acct, LedgerKind.RELEASE, released, key)
+        return captured.amount, released.amount
+
+
+async def grant_bonus(engine: AsyncEngine, team_id: str, amount: int, key: str, description: str) -> Account:
+    """Add non-expiring credits (a top-up), once per key."""
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        if await _already_recorded(connection, LedgerKind.BONUS, key):
+            return acct
+        movement = acct.grant_bonus(amount)
+        await _save_account(connection, acct)
+        await _record(connection, acct, LedgerKind.BONUS, movement, key, description)
+        return acct
+
+
+async def adjust(engine: AsyncEngine, team_id: str, delta: int, key: str, description: str) -> Account:
+    """A manual correction of available credits, once per key."""
+    if not description.strip():
+        raise InvalidArgument("missing_description", "an adjustment needs a reason")
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        if await _already_recorded(connection, LedgerKind.ADJUSTMENT, key):
+            return acct
+        movement = acct.adjust(delta)
+        await _save_account(connection, acct)
+        await _record(connection, acct, LedgerKind.ADJUSTMENT, movement, key, description)
+        return acct
+
+
+async def _expire_period(connection: AsyncConnection, acct: Account) -> None:
+    """Lapse what is left of the current period's allocation, once per period."""
+    key = expiry_key(acct.team_id, acct.period_start)
+    if not await _already_recorded(connection, LedgerKind.EXPIRY, key):
+        movement = acct.expire_allocation()
+        await _record(connection, acct, LedgerKind.EXPIRY, movement, key, "unused monthly allocation")
+
+
+async def start_period(
+    engine: AsyncEngine,
+    team_id: str,
+    period_start: datetime,
+    period_end: datetime,
+    key: str,
+    description: str,
+) -> Account:
+    """Begin a billing period: expire the last one's allocation and grant the plan's, once per key.
+
+    A period that does not begin after the current one only gets its allocation (an invoice for the
+    current period, paid after the team was created).
+    """
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        if await _already_recorded(connection, LedgerKind.ALLOCATION, key):
+            return acct
+        if period_start > acct.period_start:
+            await _expire_period(connection, acct)
+            acct.start_period(period_start, period_end)
+        movement = acct.allocate(PLAN_LIMITS[acct.plan].monthly_allocation_hundredths)
+        await _save_account(connection, acct)
+        await _record(connection, acct, LedgerKind.ALLOCATION, movement, key, description)
+        return acct
+
+
+async def renew_due_accounts(engine: AsyncEngine, now: datetime, batch_size: int = 100) -> int:
+    """Roll over every account whose period has ended; returns how many periods were rolled.
+
+    Manually billed teams get their next allocation here. Stripe-billed teams only lose their
+    unused allocation: their next one arrives with the paid invoice.
+    """
+    rolled = 0
+    while True:
+        async with engine.connect() as connection:
+            due = (
+                await connection.execute(
+                    select(account.c.team_id, account.c.billing, account.c.next_replenishment_at)
+                    .where(account.c.next_replenishment_at <= now)
+                    .order_by(account.c.next_replenishment_at)
+                    .limit(batch_size)
+                )
+            ).all()
+        progressed = 0
+        for team_id, billing, period_end in due:
+            if billing == Billing.MANUAL.value:
+                await start_period(
+                    engine,
+                    team_id,
+                    period_end,
+                    month_after(period_end),
+                    allocation_key(team_id, period_end),
+                    "monthly allocation",
+                )
+                progressed += 1
+            elif await _expire_stripe_period(engine, team_id, now):
+                progressed += 1
+        rolled += progressed
+        if progressed == 0:
+            return rolled
+
+
+async def _expire_stripe_period(engine: AsyncEngine, team_id: str, now: datetime) -> bool:
+    """Expire a Stripe-billed team's lapsed allocation; its period moves on when the invoice is paid."""
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        if acct.next_replenishment_at > now or await _already_recorded(
+            connection, LedgerKind.EXPIRY, expiry_key(team_id, acct.period_start)
+        ):
+            return False
+        await _expire_period(connection, acct)
+        await _save_account(connection, acct)
+        return True
+
+
+@dataclass(frozen=True)
+class SubscriptionChange:
+    plan: Plan | None
+    status: str
+    subscription_id: str
+    event_created_at: datetime
+
+
+async def link_stripe_customer(engine: AsyncEngine, team_id: str, customer_id: str) -> None:
+    async with engine.begin() as connection:
+        await _lock_account(connection, team_id)
+        await connection.execute(
+            update(account)
+            .where(account.c.team_id == team_id)
+            .values(stripe_customer_id=customer_id, billing=Billing.STRIPE.value, updated_at=func.now())
+        )
+
+
+async def team_for_customer(engine: AsyncEngine, customer_id: str) -> str | None:
+    async with engine.connect() as connection:
+        return (
+            await connection.execute(
+                select(account.c.team_id).where(account.c.stripe_customer_id == customer_id)
+            )
+        ).scalar_one_or_none()
+
+
+async def apply_subscription(engine: AsyncEngine, team_id: str, change: SubscriptionChange) -> bool:
+    """Set the plan and subscription state unless a newer event already did; reserved work is untouched."""
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        applied_at = (
+            await connection.execute(
+                select(account.c.subscription_event_at).where(account.c.team_id == team_id)
+            )
+        ).scalar_one()
+        if applied_at is not None and change.event_created_at < applied_at:
+            return False
+        if change.plan is not None:
+            acct.plan = change.plan
+        acct.subscription_status = change.status
+        acct.billing = Billing.STRIPE
+        await _save_account(connection, acct)
+        await connection.execute(
+            update(account)
+            .where(account.c.team_id == team_id)
+            .values(
+                stripe_subscription_id=change.subscription_id, subscription_event_at=change.event_created_at
+            )
+        )
+        return True
+
+
+async def set_plan(engine: AsyncEngine, team_id: str, plan: Plan) -> None:
+    """The plan an invoice was paid for applies from that invoice on, whatever order events arrive in."""
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        acct.plan = plan
+        await _save_account(connection, acct)
+
+
+async def set_low_balance_threshold(engine: AsyncEngine, team_id: str, threshold: int | None) -> Account:
+    if threshold is not None and threshold < 0:
+        raise InvalidArgument("invalid_threshold", "the threshold must not be negative")
+    async with engine.begin() as connection:
+        acct = await _lock_account(connection, team_id)
+        acct.low_balance_threshold_hundredths = threshold
+        # A new threshold starts a new watch: being below it already counts as a crossing.
+        acct.below_low_balance = False
+        await _save_account(connection, acct)
+        return acct

@@ -32,7 +32,7 @@ class FakePeers:
         return CatalogModel(150, "fal-ai/flux-lora", {"guidance_scale": 3.5})
 
     async def quote_image_generation(self, resolution, quality, complexity_hundredths, num_images) -> Quote:
-        return Quote(27_00 * num_images, 1)
+        return Quote(27_00 * num_images, 1, {})
 
     async def reserve(self, team_id: str, amount: int, key: str) -> None:
         if self.refuse_reservation:

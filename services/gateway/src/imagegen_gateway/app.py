@@ -70,6 +70,7 @@ class JsonByDefaultMiddleware:
 def create_app(settings: GatewaySettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
         app.state.engine = db.create_engine(settings.database_url)
         app.state.services = Services.connect(settings)
         health_server, health_servicer, _ = await grpc_server.start_server(
@@ -94,6 +95,12 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     app.add_middleware(JsonByDefaultMiddleware)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
-    for router in (generate.router, credits.router, reference_models.router, webhooks.router):
+    for router in (
+        generate.router,
+        credits.router,
+        reference_models.router,
+        webhooks.router,
+        webhooks.seed_router,
+    ):
         app.include_router(router)
     return app

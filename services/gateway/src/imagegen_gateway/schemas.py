@@ -1,6 +1,7 @@
 """Public JSON shapes (camelCase, credits as decimals), separate from the proto messages."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,6 +9,8 @@ from pydantic.alias_generators import to_camel
 
 # Ids travel as int64 between services.
 MAX_ID = 2**63 - 1
+# Credits amounts travel as int64 hundredths.
+MAX_CREDITS = Decimal(2**63 - 1) / 100
 
 
 class PublicModel(BaseModel):
@@ -79,8 +82,61 @@ class BalancePublic(PublicModel):
     reserved_credits: float
     bonus_credits: float
     total_allocated: float
+    period_start: datetime
     next_replenishment_at: datetime
     max_concurrent_jobs: int
+    low_balance_threshold: float | None
+    below_low_balance_threshold: bool
+    subscription_status: str | None
+
+
+class LowBalanceThresholdUpdate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    # Credits, at most two decimals; null clears the threshold.
+    credits: Decimal | None = Field(ge=0, le=MAX_CREDITS, decimal_places=2, examples=[100.0])
+
+
+class ImageGenerationEstimate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    operation: Literal["image_generation"]
+    reference_model_id: int = Field(gt=0, le=MAX_ID)
+    resolution: str = "1024x1024"
+    quality: Literal["standard", "hd"] = "standard"
+    num_images: int = Field(default=1, ge=1, le=4)
+
+
+class ModelCreationEstimate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    operation: Literal["model_creation"]
+    reference_model_id: int = Field(gt=0, le=MAX_ID)
+    training_images: list[str] = Field(min_length=1, max_length=1000)
+
+
+class EstimatePublic(PublicModel):
+    operation: str
+    credits: float
+    pricing_version: int
+    breakdown: dict[str, str]
+
+
+class LedgerEntryPublic(PublicModel):
+    id: str
+    type: str
+    credits: float
+    bonus_credits: float
+    available_after: float
+    reserved_after: float
+    reference: str
+    description: str | None
+    created_at: datetime
+
+
+class LedgerPage(PublicModel):
+    items: list[LedgerEntryPublic]
+    next_cursor: str | None
 
 
 class ReferenceModelPublic(PublicModel):
@@ -100,3 +156,4 @@ class ReferenceModelPage(PublicModel):
 
 class WebhookAccepted(PublicModel):
     received: bool = True
+    duplicate: bool = False

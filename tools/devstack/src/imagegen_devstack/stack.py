@@ -27,6 +27,14 @@ from imagegen_devstack.infra import (
 
 DATABASE = "imagegen"
 FAL_KEY = "local-id:local-secret"
+# Local Stripe defaults, overridable from the environment: sign test events with this secret and
+# name these prices in them (see the README's Stripe section).
+STRIPE_DEFAULTS = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_imagegen_local",
+    "STRIPE_PRICE_BASIC": "price_local_basic",
+    "STRIPE_PRICE_PRO": "price_local_pro",
+    "STRIPE_PRICE_ENTERPRISE": "price_local_enterprise",
+}
 # Services migrate in this order; each owns one schema.
 MIGRATING_SERVICES = ("credits", "models", "storage", "generation", "gateway")
 
@@ -143,6 +151,7 @@ class LocalStack:
             "GENERATION_FAL_KEY": FAL_KEY,
             "GENERATION_WEBHOOK_BASE_URL": self.gateway_url,
         }
+        env.update({name: os.environ.get(name, default) for name, default in STRIPE_DEFAULTS.items()})
         for prefix in ("GATEWAY", "MODELS", "CREDITS", "STORAGE", "GENERATION"):
             env[f"{prefix}_LOG_LEVEL"] = self.options.log_level
         return {**env, **self.options.extra_env}

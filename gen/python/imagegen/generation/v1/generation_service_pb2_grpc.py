@@ -45,6 +45,11 @@ class GenerationServiceStub:
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.FromString,
                 _registered_method=True)
+        self.EstimateCost = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/EstimateCost',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.FromString,
+                _registered_method=True)
         self.CompleteProviderRequest = channel.unary_unary(
                 '/imagegen.generation.v1.GenerationService/CompleteProviderRequest',
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestRequest.SerializeToString,
@@ -70,6 +75,13 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def EstimateCost(self, request, context):
+        """EstimateCost prices an operation as creating its job would, without creating anything.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CompleteProviderRequest(self, request, context):
         """CompleteProviderRequest records a provider's verified result for the job it belongs to.
         """
@@ -89,6 +101,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.GetJob,
                     request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.FromString,
                     response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.SerializeToString,
+            ),
+            'EstimateCost': grpc.unary_unary_rpc_method_handler(
+                    servicer.EstimateCost,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.SerializeToString,
             ),
             'CompleteProviderRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteProviderRequest,
@@ -151,6 +168,33 @@ class GenerationService:
             '/imagegen.generation.v1.GenerationService/GetJob',
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.SerializeToString,
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EstimateCost(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.generation.v1.GenerationService/EstimateCost',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.FromString,
             options,
             channel_credentials,
             insecure,

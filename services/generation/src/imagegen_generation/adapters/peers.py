@@ -22,6 +22,7 @@ class CatalogModel:
 class Quote:
     amount_hundredths: int
     pricing_version: int
+    breakdown: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,10 @@ class StoredImage:
     width: int
     height: int
     content_type: str
+
+
+def _quote(quote) -> Quote:
+    return Quote(quote.amount_hundredths, quote.pricing_version, dict(quote.breakdown))
 
 
 class Peers:
@@ -66,7 +71,15 @@ class Peers:
                 num_images=num_images,
             )
         )
-        return Quote(response.quote.amount_hundredths, response.quote.pricing_version)
+        return _quote(response.quote)
+
+    async def quote_model_creation(self, complexity_hundredths: int, num_training_images: int) -> Quote:
+        response = await self.credits.QuoteModelCreation(
+            credits_service_pb2.QuoteModelCreationRequest(
+                reference_complexity_hundredths=complexity_hundredths, num_training_images=num_training_images
+            )
+        )
+        return _quote(response.quote)
 
     async def reserve(self, team_id: str, amount_hundredths: int, key: str) -> None:
         await self.credits.ReserveCredits(

@@ -39,12 +39,14 @@ class ImageGenerationRequest:
     num_images: int
     seed: int | None
 
-    def validate(self) -> None:
+    def validate(self, *, require_prompt: bool = True) -> None:
+        """Every problem at once; an estimate may leave the prompt out, since it does not change the price."""
         problems: dict[str, str] = {}
         if self.reference_model_id <= 0:
             problems["referenceModelId"] = "a positive catalog id"
         if not self.prompt.strip():
-            problems["prompt"] = "must not be empty"
+            if require_prompt:
+                problems["prompt"] = "must not be empty"
         elif len(self.prompt) > MAX_PROMPT_LENGTH:
             problems["prompt"] = f"at most {MAX_PROMPT_LENGTH} characters"
         elif "\x00" in self.prompt:

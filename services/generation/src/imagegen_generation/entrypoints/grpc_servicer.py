@@ -62,26 +62,46 @@ def job_message(view: JobView) -> generation_pb2.Job:
     return message
 
 
+def image_request(given: generation_pb2.ImageGenerationInput) -> ImageGenerationRequest:
+    return ImageGenerationRequest(
+        reference_model_id=given.reference_model_id,
+        prompt=given.prompt,
+        resolution=given.resolution,
+        quality=given.quality,
+        num_images=given.num_images,
+        seed=given.seed if given.HasField("seed") else None,
+    )
+
+
 class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
     def __init__(self, generation: handlers.Generation) -> None:
         self.generation = generation
 
     async def CreateImageGenerationJob(self, request, context: grpc.aio.ServicerContext):
         """Quote, reserve and queue an image generation."""
-        given = request.input
-        view = await handlers.create_image_job(
-            self.generation,
-            request.team_id,
-            ImageGenerationRequest(
-                reference_model_id=given.reference_model_id,
-                prompt=given.prompt,
-                resolution=given.resolution,
-                quality=given.quality,
-                num_images=given.num_images,
-                seed=given.seed if given.HasField("seed") else None,
-            ),
-        )
+        view = await handlers.create_image_job(self.generation, request.team_id, image_request(request.input))
         return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
+
+    async def EstimateCost(self, request, context: grpc.aio.ServicerContext):
+        """Price an operation as creating its job would, without creating anything."""
+        match request.WhichOneof("operation"):
+            case "image_generation":
+                _, quote = await handlers.quote_image_job(
+                    self.generation, image_request(request.image_generation), require_prompt=False
+                )
+            case "model_creation":
+                quote = await handlers.quote_model_creation(
+                    self.generation,
+                    request.model_creation.reference_model_id,
+                    request.model_creation.num_training_images,
+                )
+            case _:
+                raise InvalidArgument("invalid_operation", "name the operation to estimate")
+        return generation_service_pb2.EstimateCostResponse(
+            amount_hundredths=quote.amount_hundredths,
+            pricing_version=quote.pricing_version,
+            breakdown=quote.breakdown,
+        )
 
     async def GetJob(self, request, context: grpc.aio.ServicerContext):
         """Return one of a team's jobs."""

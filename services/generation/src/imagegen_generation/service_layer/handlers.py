@@ -22,7 +22,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen_generation.adapters.peers import Peers
+from imagegen_generation.adapters.peers import CatalogModel, Peers, Quote
 from imagegen_generation.adapters.provider import FalProvider, ProviderError
 from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox
 from imagegen_generation.domain.jobs import (
@@ -134,12 +134,25 @@ async def _finish(
     return True
 
 
-async def create_image_job(gen: Generation, team_id: str, request: ImageGenerationRequest) -> JobView:
-    request.validate()
+async def quote_image_job(
+    gen: Generation, request: ImageGenerationRequest, *, require_prompt: bool = True
+) -> tuple[CatalogModel, Quote]:
+    """The binding price of an image generation, as creating its job would reserve it."""
+    request.validate(require_prompt=require_prompt)
     model = await gen.peers.reference_model(request.reference_model_id)
     quote = await gen.peers.quote_image_generation(
         request.resolution, request.quality, model.complexity_hundredths, request.num_images
     )
+    return model, quote
+
+
+async def quote_model_creation(gen: Generation, reference_model_id: int, num_training_images: int) -> Quote:
+    model = await gen.peers.reference_model(reference_model_id)
+    return await gen.peers.quote_model_creation(model.complexity_hundredths, num_training_images)
+
+
+async def create_image_job(gen: Generation, team_id: str, request: ImageGenerationRequest) -> JobView:
+    model, quote = await quote_image_job(gen, request)
     job_id = str(uuid.uuid4())
     await gen.peers.reserve(team_id, quote.amount_hundredths, job_id)
     try:

@@ -85,6 +85,10 @@ run: sync ## start the whole system locally until Ctrl-C (state and logs in .loc
 team: sync ## create a team on the running system: make team NAME=acme PLAN=basic
 	@$(PYTHON) -m imagegen_devstack --state-dir $(STATE_DIR) team --name "$(NAME)" --plan "$(PLAN)"
 
+.PHONY: check-ledger
+check-ledger: sync ## prove every balance equals its ledger on the running system (make run)
+	@$(PYTHON) -m imagegen_devstack --state-dir $(STATE_DIR) check-ledger
+
 .PHONY: clean
 clean: ## remove local state, the environment and caches
 	rm -rf .local .venv .tools .pytest_cache .ruff_cache

@@ -4,8 +4,11 @@ Nothing here is optional: if a server cannot start, the tests that need it error
 locally alike) instead of being skipped.
 """
 
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +24,25 @@ class Infrastructure:
     s3_endpoint_url: str
 
 
+@contextmanager
+def state_dir(name: str) -> Iterator[Path]:
+    """A temporary folder outside pytest's own tree: Postgres runs as its own OS user, and any
+    pytest session starting meanwhile resets its tree to owner-only access."""
+    path = Path(tempfile.mkdtemp(prefix=f"imagegen-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrastructure]:
+def infrastructure() -> Iterator[Infrastructure]:
     """Postgres (migrated for every service), NATS with JetStream and an S3 server."""
-    root = tmp_path_factory.mktemp("infra")
+    with state_dir("infra") as root:
+        yield from _infrastructure(root)
+
+
+def _infrastructure(root: Path) -> Iterator[Infrastructure]:
     postgres = PostgresServer(root / "postgres", free_port(), fast=True)
     nats = NatsServer(root / "nats", free_port(), free_port(), log_path=root / "nats.log")
     s3 = S3Server(free_port(), log_path=root / "s3.log")
@@ -36,18 +54,15 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def stack() -> Iterator[LocalStack]:
     """The whole system as processes, exactly as `make run` starts it, on free ports."""
-    local = LocalStack(
-        tmp_path_factory.mktemp("stack"),
-        StackPorts.free(),
-        StackOptions(fal_latency=0.3, fast_postgres=True),
-    )
-    local.start()
-    try:
-        yield local
-    finally:
-        local.stop()
+    with state_dir("stack") as root:
+        local = LocalStack(root, StackPorts.free(), StackOptions(fal_latency=0.3, fast_postgres=True))
+        local.start()
+        try:
+            yield local
+        finally:
+            local.stop()
 
 
 @pytest.fixture

@@ -27,6 +27,10 @@ class FakePeers:
     released: list[str] = field(default_factory=list)
     imported: list[str] = field(default_factory=list)
     refuse_reservation: bool = False
+    limit: int = 3
+
+    async def concurrency_limit(self, team_id: str) -> int:
+        return self.limit
 
     async def reference_model(self, model_id: int) -> CatalogModel:
         return CatalogModel(150, "fal-ai/flux-lora", {"guidance_scale": 3.5})
@@ -190,3 +194,36 @@ async def test_reports_for_unknown_requests_and_other_teams_jobs_are_not_found(g
     view = await handlers.create_image_job(generation, team_id, request("a red dress"))
     with pytest.raises(NotFound):
         await handlers.get_job(generation.engine, "another-team", view.row.id)
+
+
+async def test_a_team_never_runs_more_jobs_than_its_plan_allows(generation, team_id):
+    """Ten workers race to start six jobs of a team whose plan runs two at a time."""
+    generation.peers.limit = 2
+    views = [
+        await handlers.create_image_job(generation, team_id, request(f"dress {n} {team_id}"))
+        for n in range(6)
+    ]
+    outcomes = await asyncio.gather(
+        *(handlers.start_job(generation, view.row.id) for view in views + views[:4])
+    )
+    assert len(generation.provider.submitted) == 2
+    # Every other attempt either waits for a slot or finds its job already claimed by a twin.
+    assert sum(outcome.retry_after is not None for outcome in outcomes) >= 4
+    statuses = [
+        (await handlers.get_job(generation.engine, team_id, view.row.id)).row.status for view in views
+    ]
+    assert sorted(statuses) == ["queued"] * 4 + ["running"] * 2
+
+    # When one finishes, a waiting job gets its slot.
+    running = next(view for view, status in zip(views, statuses, strict=True) if status == "running")
+    request_id = (await handlers.get_job(generation.engine, team_id, running.row.id)).row.provider_request_id
+    await handlers.complete_provider_request(generation, request_id, False, b"{}", "failed")
+    waiting = next(view for view, status in zip(views, statuses, strict=True) if status == "queued")
+    assert await handlers.start_job(generation, waiting.row.id) == handlers.StartOutcome()
+
+
+async def test_a_plan_without_concurrency_runs_nothing(generation, team_id):
+    generation.peers.limit = 0
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    assert (await handlers.start_job(generation, view.row.id)).retry_after is not None
+    assert generation.provider.submitted == []

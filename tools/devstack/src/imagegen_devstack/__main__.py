@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -80,12 +81,21 @@ def run(state_dir: Path, ports: StackPorts, latency: float) -> None:
         stack.stop()
 
 
-def team(state_dir: Path, name: str, plan: str) -> None:
+def running_env(state_dir: Path) -> dict[str, str]:
+    """The configuration of the system `make run` started, to reach it from another command."""
     running = state_dir / RUNNING_FILE
     if not running.exists():
         sys.exit("imagegen is not running: start it with `make run` first")
-    saved = json.loads(running.read_text())
-    print(json.dumps(create_team({**os.environ, **saved["env"]}, name, plan)))
+    return {**os.environ, **json.loads(running.read_text())["env"]}
+
+
+def team(state_dir: Path, name: str, plan: str) -> None:
+    print(json.dumps(create_team(running_env(state_dir), name, plan)))
+
+
+def check_ledger(state_dir: Path) -> None:
+    command = [sys.executable, "-m", "imagegen_credits", "check-ledger"]
+    sys.exit(subprocess.run(command, env=running_env(state_dir)).returncode)
 
 
 def main() -> None:
@@ -98,13 +108,16 @@ def main() -> None:
     team_parser = commands.add_parser("team", help="create a team on the running system")
     team_parser.add_argument("--name", required=True)
     team_parser.add_argument("--plan", choices=["free", "basic", "pro", "enterprise"], default="free")
+    commands.add_parser("check-ledger", help="check every balance against the ledger on the running system")
     args = parser.parse_args()
     state_dir = args.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     if args.command == "run":
         run(state_dir, StackPorts(gateway=args.gateway_port), args.fal_latency)
-    else:
+    elif args.command == "team":
         team(state_dir, args.name, args.plan)
+    else:
+        check_ledger(state_dir)
 
 
 if __name__ == "__main__":

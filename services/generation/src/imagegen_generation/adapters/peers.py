@@ -88,6 +88,11 @@ class Peers:
             )
         )
 
+    async def concurrency_limit(self, team_id: str) -> int:
+        """How many jobs the team's plan in effect may run at once."""
+        response = await self.credits.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
+        return response.balance.max_concurrent_jobs
+
     async def release(self, key: str) -> None:
         await self.credits.ReleaseCredits(credits_service_pb2.ReleaseCreditsRequest(idempotency_key=key))
 

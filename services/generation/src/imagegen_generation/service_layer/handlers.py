@@ -202,19 +202,39 @@ class StartOutcome:
     retry_after: float | None = None
 
 
+# How long a job waits before trying again when its team is at its plan's concurrency limit.
+AT_LIMIT_RETRY_SECONDS = 2.0
+
+
 async def start_job(gen: Generation, job_id: str) -> StartOutcome:
-    """Claim a queued job and submit it to the provider; its result arrives by webhook."""
+    """Claim a queued job and submit it to the provider; its result arrives by webhook.
+
+    A team runs at most its plan's number of jobs at once, across every worker: claims of one team
+    are serialised by a transaction-level advisory lock on the team, and a job over the limit stays
+    queued and is offered again after a delay.
+    """
+    async with gen.engine.connect() as connection:
+        team_id = (
+            await connection.execute(select(job.c.team_id).where(job.c.id == job_id))
+        ).scalar_one_or_none()
+    if team_id is None:
+        log.error("queued job does not exist", extra={"jobId": job_id})
+        return StartOutcome()
+    limit = await gen.peers.concurrency_limit(team_id)
     async with gen.engine.begin() as connection:
-        row = (
-            await connection.execute(select(job).where(job.c.id == job_id).with_for_update())
-        ).one_or_none()
-        if row is None:
-            log.error("queued job does not exist", extra={"jobId": job_id})
-            return StartOutcome()
+        await connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(team_id))))
+        row = (await connection.execute(select(job).where(job.c.id == job_id).with_for_update())).one()
         status = JobStatus(row.status)
         # A running job without a provider request id was claimed by a worker that died or
         # failed transiently before submitting: submit it again.
         if status is JobStatus.QUEUED:
+            running = await connection.scalar(
+                select(func.count())
+                .select_from(job)
+                .where(job.c.team_id == team_id, job.c.status == JobStatus.RUNNING.value)
+            )
+            if running >= limit:
+                return StartOutcome(retry_after=AT_LIMIT_RETRY_SECONDS * random.uniform(0.75, 1.25))
             row = await _transition(
                 connection,
                 job_id,

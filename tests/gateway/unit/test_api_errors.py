@@ -165,3 +165,22 @@ async def test_ids_beyond_int64_are_400_not_500():
         path = await http.get(f"/api/reference-models/{2**64}")
     assert "referenceModelId" in assert_error_shape(body, 400, "invalid_request")["details"]
     assert_error_shape(path, 400, "invalid_request")
+
+
+async def test_the_openapi_document_lists_every_public_route():
+    async with client() as http:
+        response = await http.get("/openapi.json")
+    paths = response.json()["paths"]
+    assert {
+        "/api/generate",
+        "/api/generate/{job_id}",
+        "/api/credits/balance",
+        "/api/credits/estimate",
+        "/api/credits/history",
+        "/api/credits/low-balance-threshold",
+        "/api/reference-models",
+        "/api/reference-models/{model_id}",
+        "/api/webhooks/fal",
+        "/api/webhooks/stripe",
+        "/api/stripe/webhook",
+    } <= set(paths)

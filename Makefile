@@ -16,7 +16,7 @@ PLAN ?= free
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 .tools/bin/uv:
 	python3 -m venv .tools
@@ -92,3 +92,30 @@ check-ledger: sync ## prove every balance equals its ledger on the running syste
 .PHONY: clean
 clean: ## remove local state, the environment and caches
 	rm -rf .local .venv .tools .pytest_cache .ruff_cache
+
+# Kubernetes (deploy/k8s, see its README). Each environment is three kustomizations, applied in
+# order: infra (NATS, Postgres), migrations (the Job), then the services.
+K8S_OVERLAYS := local production
+K8S_RENDER_DIR ?= $(STATE_DIR)/k8s-render
+IMAGE_TAG ?= local
+IMAGE_SERVICES := gateway models generation credits storage
+
+.PHONY: k8s-render
+k8s-render: ## render every overlay with kubectl kustomize into .local/k8s-render/<env>/
+	@for env in $(K8S_OVERLAYS); do \
+		mkdir -p $(K8S_RENDER_DIR)/$$env; \
+		kubectl kustomize deploy/k8s/overlays/$$env/infra > $(K8S_RENDER_DIR)/$$env/1-infra.yaml; \
+		kubectl kustomize deploy/k8s/overlays/$$env/migrations > $(K8S_RENDER_DIR)/$$env/2-migrations.yaml; \
+		kubectl kustomize deploy/k8s/overlays/$$env > $(K8S_RENDER_DIR)/$$env/3-services.yaml; \
+		echo "rendered $(K8S_RENDER_DIR)/$$env/"; \
+	done
+
+.PHONY: images
+images: ## build imagegen-<service>:$(IMAGE_TAG) for every service (needs docker; context is the repo root)
+	for service in $(IMAGE_SERVICES); do \
+		docker build -f services/$$service/Dockerfile -t imagegen-$$service:$(IMAGE_TAG) .; \
+	done
+
+.PHONY: bench
+bench: sync ## benchmarks: credits reserve+capture throughput vs. the raw-SQL ceiling
+	$(PYTHON) bench/credits_bench.py

@@ -3,6 +3,9 @@
 import asyncio
 import io
 import json
+import os
+import subprocess
+import sys
 import time
 
 import grpc
@@ -199,3 +202,32 @@ async def test_every_process_serves_grpc_health(stack, process):
     async with grpc.aio.insecure_channel(f"127.0.0.1:{getattr(stack.ports, process)}") as channel:
         response = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
     assert response.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_the_admin_cli_prints_one_json_line_with_a_working_key(stack):
+    """What `make team NAME=acme PLAN=basic` runs."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "imagegen_gateway.entrypoints.admin",
+            "create-team",
+            "--name",
+            "acme",
+            "--plan",
+            "basic",
+        ],
+        env={**os.environ, **stack.env()},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stdout.splitlines()
+    team = json.loads(line)
+    assert set(team) == {"teamId", "apiKey"}
+    balance = httpx.get(
+        f"{stack.gateway_url}/api/credits/balance",
+        headers={"Authorization": f"Bearer {team['apiKey']}"},
+        timeout=30,
+    ).json()
+    assert (balance["plan"], balance["availableCredits"]) == ("basic", 500.0)

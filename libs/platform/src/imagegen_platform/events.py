@@ -1,5 +1,6 @@
 """JetStream streams, subjects and the broker every service uses to publish and consume events."""
 
+import dataclasses
 import logging
 
 from faststream.nats import JStream, NatsBroker
@@ -34,8 +35,10 @@ def create_broker(nats_url: str) -> NatsBroker:
     )
 
 
-async def ensure_stream(broker: NatsBroker, config: StreamConfig) -> None:
-    """Create the stream, or bring an existing one to this configuration."""
+async def ensure_stream(broker: NatsBroker, config: StreamConfig, replicas: int = 1) -> None:
+    """Create the stream, or bring an existing one to this configuration (a JetStream cluster keeps
+    `replicas` copies of it)."""
+    config = dataclasses.replace(config, num_replicas=replicas)
     js = broker.config.connection_state.stream
     try:
         await js.add_stream(config)

@@ -41,8 +41,8 @@ async def serve(settings: CreditsSettings) -> None:
     broker = create_broker(settings.nats_url)
     register_settlement_consumer(broker, engine)
     await broker.connect()
-    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
-    await ensure_stream(broker, CREDITS_STREAM_CONFIG)
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG, settings.stream_replicas)
+    await ensure_stream(broker, CREDITS_STREAM_CONFIG, settings.stream_replicas)
     await broker.start()
     billing = StripeBilling(engine, settings.plans_by_price())
     tasks = [

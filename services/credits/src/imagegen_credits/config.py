@@ -17,6 +17,8 @@ class CreditsSettings(ServiceSettings):
 
     grpc_port: int = 50053
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies a JetStream cluster keeps of the streams this service declares (3 in production).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     stripe_price_basic: str | None = _price_setting("BASIC")
     stripe_price_pro: str | None = _price_setting("PRO")
     stripe_price_enterprise: str | None = _price_setting("ENTERPRISE")

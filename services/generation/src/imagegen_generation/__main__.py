@@ -32,7 +32,7 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
     if worker:
         register_worker(broker, generation)
     await broker.connect()
-    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG, settings.stream_replicas)
     await broker.start()
     relay = asyncio.create_task(
         OutboxRelay(generation.engine, outbox, broker, GENERATION_STREAM_CONFIG.name).run()

@@ -1,5 +1,5 @@
 from imagegen_platform.config import ServiceSettings
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 
@@ -10,6 +10,8 @@ class GenerationSettings(ServiceSettings):
     # The worker process serves only gRPC health checks, on its own port.
     worker_health_port: int = 50055
     nats_url: str = "nats://127.0.0.1:4222"
+    # Copies a JetStream cluster keeps of the streams this service declares (3 in production).
+    stream_replicas: int = Field(default=1, ge=1, le=5)
     models_addr: str
     credits_addr: str
     storage_addr: str

@@ -4,16 +4,20 @@
 same wiring a developer runs.
 """
 
+import asyncio
 import importlib
 import json
 import os
 import ssl
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from imagegen_fal_emulator.settings import client_env
+from imagegen_gateway.config import GatewaySettings
+from imagegen_gateway.entrypoints import admin
 
 from imagegen_devstack.infra import (
     ManagedProcess,
@@ -235,7 +239,18 @@ class LocalStack:
             process.wait_ready(lambda port=port: tcp_is_open("127.0.0.1", port), timeout=60)
 
     def create_team(self, name: str, plan: str) -> dict[str, str]:
-        return create_team(self._process_env(), name, plan)
+        """What `imagegen-admin create-team` does, in this process (a thread with its own event loop,
+        so callers inside a running loop can use it too)."""
+        env = self.env()
+        settings = GatewaySettings(
+            database_url=env["GATEWAY_DATABASE_URL"],
+            models_addr=env["GATEWAY_MODELS_ADDR"],
+            generation_addr=env["GATEWAY_GENERATION_ADDR"],
+            credits_addr=env["GATEWAY_CREDITS_ADDR"],
+            storage_addr=env["GATEWAY_STORAGE_ADDR"],
+        )
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            return thread.submit(asyncio.run, admin.create_team(settings, name, plan)).result()
 
     def stop(self) -> None:
         for process in reversed(self.processes):

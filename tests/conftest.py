@@ -57,7 +57,16 @@ def _infrastructure(root: Path) -> Iterator[Infrastructure]:
 def stack() -> Iterator[LocalStack]:
     """The whole system as processes, exactly as `make run` starts it, on free ports."""
     with state_dir("stack") as root:
-        local = LocalStack(root, StackPorts.free(), StackOptions(fal_latency=0.3, fast_postgres=True))
+        # Polling the provider one second after submission makes webhooks and polls race for jobs.
+        options = StackOptions(
+            fal_latency=0.3,
+            fast_postgres=True,
+            extra_env={
+                "GENERATION_PROVIDER_POLL_AFTER_SECONDS": "1",
+                "GENERATION_PROVIDER_POLL_INTERVAL_SECONDS": "0.5",
+            },
+        )
+        local = LocalStack(root, StackPorts.free(), options)
         local.start()
         try:
             yield local

@@ -174,6 +174,8 @@ async def test_the_openapi_document_lists_every_public_route():
     assert {
         "/api/generate",
         "/api/generate/{job_id}",
+        "/api/jobs",
+        "/api/jobs/{job_id}",
         "/api/credits/balance",
         "/api/credits/estimate",
         "/api/credits/history",

@@ -7,18 +7,19 @@ transition (with one settlement event) however many reports arrive.
 import asyncio
 import json
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_generation.adapters.peers import CatalogModel, Quote, StoredImage
-from imagegen_generation.adapters.provider import ProviderError
+from imagegen_generation.adapters.provider import ProviderError, ProviderOutcome
 from imagegen_generation.adapters.tables import job, job_transition, outbox
-from imagegen_generation.domain.jobs import ImageGenerationRequest
+from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus
 from imagegen_generation.service_layer import handlers
 from imagegen_platform import db
 from imagegen_platform.errors import FailedPrecondition, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 
 @dataclass
@@ -56,6 +57,15 @@ class FakePeers:
 class FakeProvider:
     failures: list[ProviderError] = field(default_factory=list)
     submitted: list[dict] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    # What a status poll reports, by request id; absent means still running.
+    outcomes: dict[str, ProviderOutcome] = field(default_factory=dict)
+
+    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | None:
+        return self.outcomes.get(request_id)
+
+    async def cancel(self, endpoint: str, request_id: str) -> None:
+        self.cancelled.append(request_id)
 
     async def submit(self, endpoint: str, arguments: dict, webhook_url: str) -> str:
         if self.failures:
@@ -227,3 +237,114 @@ async def test_a_plan_without_concurrency_runs_nothing(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
     assert (await handlers.start_job(generation, view.row.id)).retry_after is not None
     assert generation.provider.submitted == []
+
+
+async def running_job(generation, team_id: str, prompt: str = "dress") -> tuple[str, str]:
+    view = await handlers.create_image_job(generation, team_id, request(f"{prompt} {team_id}"))
+    await handlers.start_job(generation, view.row.id)
+    job = await handlers.get_job(generation.engine, team_id, view.row.id)
+    return job.row.id, job.row.provider_request_id
+
+
+async def test_a_retried_create_with_the_same_key_returns_the_first_job(generation, team_id):
+    first = await handlers.create_image_job(generation, team_id, request("a"), idempotency_key="key-1")
+    again = await handlers.create_image_job(generation, team_id, request("a"), idempotency_key="key-1")
+    racing = await asyncio.gather(
+        *(
+            handlers.create_image_job(generation, team_id, request("b"), idempotency_key="key-2")
+            for _ in range(5)
+        )
+    )
+    assert again.row.id == first.row.id
+    assert len({view.row.id for view in racing}) == 1
+    held = [key for _, _, key in generation.peers.reserved if key not in generation.peers.released]
+    assert sorted(held) == sorted([first.row.id, racing[0].row.id])
+
+
+async def test_cancelling_a_queued_job_never_calls_the_provider(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    cancelled = await handlers.cancel_job(generation, team_id, view.row.id)
+    again = await handlers.cancel_job(generation, team_id, view.row.id)
+    assert (cancelled.row.status, again.row.status) == ("cancelled", "cancelled")
+    assert (cancelled.row.charged_credits_hundredths, cancelled.row.refunded_credits_hundredths) == (0, 27_00)
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    assert generation.provider.submitted == []
+    [event] = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
+    assert (event.status, event.charge_hundredths) == (generation_pb2.JOB_STATUS_CANCELLED, 0)
+
+
+async def test_cancelling_a_running_job_cancels_it_at_the_provider_and_ignores_its_late_result(
+    generation, team_id
+):
+    job_id, request_id = await running_job(generation, team_id)
+    await handlers.cancel_job(generation, team_id, job_id)
+    assert generation.provider.cancelled == [request_id]
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    late = await handlers.complete_provider_request(generation, request_id, True, payload, "")
+    assert late.row.status == "cancelled"
+    assert generation.peers.imported == []
+    assert len(await events(generation, job_id, JOB_FINISHED_SUBJECT)) == 1
+
+
+async def test_a_finished_job_cannot_be_cancelled(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    await handlers.complete_provider_request(generation, request_id, False, b"{}", "Invalid status code: 422")
+    with pytest.raises(FailedPrecondition):
+        await handlers.cancel_job(generation, team_id, job_id)
+    with pytest.raises(NotFound):
+        await handlers.cancel_job(generation, "another-team", job_id)
+
+
+async def test_a_transient_failure_is_submitted_again_and_charged_once(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    body = json.dumps({"detail": "runner crashed", "error_type": "runner_server_error"}).encode()
+    for _ in range(2):  # a repeated failure report schedules one retry
+        retrying = await handlers.complete_provider_request(
+            generation, request_id, False, body, "Invalid status code: 503"
+        )
+    assert (retrying.row.status, retrying.row.provider_request_id) == ("running", None)
+    assert retrying.row.next_attempt_at is not None
+    async with generation.engine.begin() as connection:  # let the back-off pass
+        await connection.execute(update(job).where(job.c.id == job_id).values(next_attempt_at=func.now()))
+    assert await handlers.resubmit_due(generation) == 1
+    assert await handlers.resubmit_due(generation) == 0
+    second = (await handlers.get_job(generation.engine, team_id, job_id)).row
+    assert (second.attempts, len(generation.provider.submitted)) == (2, 2)
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    done = await handlers.complete_provider_request(generation, second.provider_request_id, True, payload, "")
+    assert (done.row.status, done.row.charged_credits_hundredths) == ("completed", 27_00)
+    assert len(await events(generation, job_id, JOB_FINISHED_SUBJECT)) == 1
+
+
+async def test_a_late_webhook_is_replaced_by_polling_the_provider(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    assert await handlers.poll_provider(generation, timedelta(0)) == 0  # still running at the provider
+    generation.provider.outcomes[request_id] = ProviderOutcome(
+        True, {"images": [{"url": "https://fal/1.png"}]}, ""
+    )
+    assert await handlers.poll_provider(generation, timedelta(0)) == 1
+    assert (await handlers.get_job(generation.engine, team_id, job_id)).row.status == "completed"
+    # The webhook arriving after the poll changes nothing.
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    await handlers.complete_provider_request(generation, request_id, True, payload, "")
+    assert len(generation.peers.imported) == 1
+    assert len(await events(generation, job_id, JOB_FINISHED_SUBJECT)) == 1
+
+
+async def test_queued_jobs_know_their_place_and_lists_page_and_filter(generation, team_id):
+    views = [await handlers.create_image_job(generation, team_id, request(f"j{n}")) for n in range(3)]
+    assert [
+        (await handlers.get_job(generation.engine, team_id, view.row.id)).queue_position for view in views
+    ] == [1, 2, 3]
+    await handlers.cancel_job(generation, team_id, views[0].row.id)
+    assert (await handlers.get_job(generation.engine, team_id, views[2].row.id)).queue_position == 2
+
+    no_filter = handlers.JobFilter([], [], None, None, None)
+    first, cursor = await handlers.list_jobs(generation.engine, team_id, no_filter, 2, None)
+    rest, last = await handlers.list_jobs(generation.engine, team_id, no_filter, 2, cursor)
+    assert [v.row.id for v in first + rest] == [view.row.id for view in reversed(views)]
+    assert last is None
+    cancelled, _ = await handlers.list_jobs(
+        generation.engine, team_id, handlers.JobFilter([JobStatus.CANCELLED], [], 1, None, None), 20, None
+    )
+    assert [v.row.id for v in cancelled] == [views[0].row.id]

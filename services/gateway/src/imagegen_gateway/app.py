@@ -14,7 +14,7 @@ from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
 from imagegen_gateway.adapters.services import Services
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
-from imagegen_gateway.routes import credits, generate, reference_models, webhooks
+from imagegen_gateway.routes import credits, generate, jobs, reference_models, webhooks
 
 
 class RequestIdMiddleware:
@@ -97,6 +97,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     install_error_handlers(app)
     for router in (
         generate.router,
+        jobs.router,
         credits.router,
         reference_models.router,
         webhooks.router,

@@ -72,6 +72,11 @@ class JobPublic(PublicModel):
     completed_at: datetime | None
 
 
+class JobPage(PublicModel):
+    items: list[JobPublic]
+    next_cursor: str | None
+
+
 class JobCreated(PublicModel):
     job: JobPublic
 

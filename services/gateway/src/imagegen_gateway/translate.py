@@ -60,7 +60,7 @@ def job_public(job: generation_pb2.Job, signed_urls: dict[str, tuple[str, dateti
         charged_credits=credits(job.charged_credits_hundredths),
         refunded_credits=credits(job.refunded_credits_hundredths),
         progress=job.progress,
-        queue_position=None,
+        queue_position=job.queue_position if status == "queued" else None,
         error=schemas.JobError(code=job.error.code, message=job.error.message)
         if job.HasField("error")
         else None,

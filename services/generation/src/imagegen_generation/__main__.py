@@ -5,6 +5,7 @@ processes can relay at once.
 """
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 from imagegen.generation.v1 import generation_service_pb2, generation_service_pb2_grpc
@@ -17,7 +18,7 @@ from imagegen_generation.adapters.tables import SCHEMA, outbox
 from imagegen_generation.bootstrap import build_generation
 from imagegen_generation.config import GenerationSettings
 from imagegen_generation.entrypoints.grpc_servicer import GenerationServicer
-from imagegen_generation.entrypoints.worker import register_worker
+from imagegen_generation.entrypoints.worker import provider_loop, register_worker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,9 +35,18 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
     await broker.connect()
     await ensure_stream(broker, GENERATION_STREAM_CONFIG, settings.stream_replicas)
     await broker.start()
-    relay = asyncio.create_task(
-        OutboxRelay(generation.engine, outbox, broker, GENERATION_STREAM_CONFIG.name).run()
-    )
+    tasks = [
+        asyncio.create_task(
+            OutboxRelay(generation.engine, outbox, broker, GENERATION_STREAM_CONFIG.name).run()
+        )
+    ]
+    if worker:
+        poll_after = timedelta(seconds=settings.provider_poll_after_seconds)
+        tasks.append(
+            asyncio.create_task(
+                provider_loop(generation, poll_after, settings.provider_poll_interval_seconds)
+            )
+        )
 
     def register(server):
         if worker:
@@ -55,7 +65,8 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
             grace_seconds=settings.shutdown_grace_seconds,
         )
     finally:
-        relay.cancel()
+        for task in tasks:
+            task.cancel()
         await broker.stop()
         await generation.peers.close()
         await generation.engine.dispose()

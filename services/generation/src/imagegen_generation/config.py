@@ -20,3 +20,7 @@ class GenerationSettings(ServiceSettings):
     webhook_base_url: str
     # Submissions that failed transiently are retried this many times before the job fails.
     provider_max_attempts: int = 5
+    # The worker asks the provider about a running job when no webhook came for this long (a local
+    # machine has no public URL for webhooks), and looks for such jobs this often.
+    provider_poll_after_seconds: float = 10.0
+    provider_poll_interval_seconds: float = 2.0

@@ -1,9 +1,12 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from imagegen.generation.v1 import generation_pb2 as _generation_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -18,12 +21,14 @@ PROVIDER_OUTCOME_OK: ProviderOutcome
 PROVIDER_OUTCOME_ERROR: ProviderOutcome
 
 class CreateImageGenerationJobRequest(_message.Message):
-    __slots__ = ("team_id", "input")
+    __slots__ = ("team_id", "input", "idempotency_key")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     input: _generation_pb2.ImageGenerationInput
-    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class CreateImageGenerationJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -95,3 +100,45 @@ class EstimateCostResponse(_message.Message):
     pricing_version: int
     breakdown: _containers.ScalarMap[str, str]
     def __init__(self, amount_hundredths: _Optional[int] = ..., pricing_version: _Optional[int] = ..., breakdown: _Optional[_Mapping[str, str]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("team_id", "statuses", "types", "reference_model_id", "created_after", "created_before", "page_size", "page_token")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    TYPES_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    statuses: _containers.RepeatedScalarFieldContainer[_generation_pb2.JobStatus]
+    types: _containers.RepeatedScalarFieldContainer[_generation_pb2.JobType]
+    reference_model_id: int
+    created_after: _timestamp_pb2.Timestamp
+    created_before: _timestamp_pb2.Timestamp
+    page_size: int
+    page_token: str
+    def __init__(self, team_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_generation_pb2.JobStatus, str]]] = ..., types: _Optional[_Iterable[_Union[_generation_pb2.JobType, str]]] = ..., reference_model_id: _Optional[int] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_generation_pb2.Job]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_generation_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("team_id", "job_id")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    job_id: str
+    def __init__(self, team_id: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _generation_pb2.Job
+    def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...

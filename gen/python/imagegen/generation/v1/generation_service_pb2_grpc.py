@@ -45,6 +45,16 @@ class GenerationServiceStub:
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.SerializeToString,
                 response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.FromString,
                 _registered_method=True)
+        self.ListJobs = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/ListJobs',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.FromString,
+                _registered_method=True)
+        self.CancelJob = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/CancelJob',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobResponse.FromString,
+                _registered_method=True)
         self.EstimateCost = channel.unary_unary(
                 '/imagegen.generation.v1.GenerationService/EstimateCost',
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.SerializeToString,
@@ -70,6 +80,20 @@ class GenerationServiceServicer:
 
     def GetJob(self, request, context):
         """GetJob returns one of a team's jobs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListJobs(self, request, context):
+        """ListJobs pages through a team's jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CancelJob(self, request, context):
+        """CancelJob cancels a queued or running job and releases its credits; cancelling again is a no-op.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,6 +125,16 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.GetJob,
                     request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.FromString,
                     response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.SerializeToString,
+            ),
+            'ListJobs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListJobs,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'CancelJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelJob,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobResponse.SerializeToString,
             ),
             'EstimateCost': grpc.unary_unary_rpc_method_handler(
                     servicer.EstimateCost,
@@ -168,6 +202,60 @@ class GenerationService:
             '/imagegen.generation.v1.GenerationService/GetJob',
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobRequest.SerializeToString,
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.GetJobResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListJobs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.generation.v1.GenerationService/ListJobs',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.generation.v1.GenerationService/CancelJob',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

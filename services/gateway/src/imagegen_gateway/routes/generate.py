@@ -1,6 +1,11 @@
 """Image generation: queue a job, read its status and results."""
 
-from fastapi import APIRouter
+import asyncio
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 from imagegen.storage.v1 import storage_service_pb2
 
@@ -24,12 +29,42 @@ async def job_with_urls(services: Services, team_id: str, job: generation_pb2.Jo
     return translate.job_public(job, signed)
 
 
-@router.post("", status_code=202, response_model=schemas.JobCreated, response_model_by_alias=True)
+_TERMINAL = {
+    generation_pb2.JOB_STATUS_COMPLETED,
+    generation_pb2.JOB_STATUS_FAILED,
+    generation_pb2.JOB_STATUS_CANCELLED,
+}
+MAX_WAIT_SECONDS = 60
+_PREFER_WAIT = re.compile(r"(?:^|[,;\s])wait=(\d+)")
+
+
+def requested_wait(prefer: str | None) -> int:
+    """Seconds from `Prefer: wait=N` (RFC 7240), capped; 0 when absent."""
+    match = _PREFER_WAIT.search(prefer or "")
+    return min(int(match.group(1)), MAX_WAIT_SECONDS) if match else 0
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=schemas.JobCreated,
+    response_model_by_alias=True,
+    responses={200: {"model": schemas.JobCreated, "description": "finished within `Prefer: wait=N`"}},
+)
 async def create_generation(
-    body: schemas.ImageGenerationCreate, team_id: TeamIdDep, services: ServicesDep
+    body: schemas.ImageGenerationCreate,
+    team_id: TeamIdDep,
+    services: ServicesDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    prefer: Annotated[str | None, Header()] = None,
 ) -> schemas.JobCreated:
-    """Quote, reserve credits for, and queue an image generation."""
-    response = await services.generation.CreateImageGenerationJob(
+    """Quote, reserve credits for, and queue an image generation.
+
+    `Idempotency-Key` makes a retried request return the first job (and charge once);
+    `Prefer: wait=N` holds the answer up to N seconds (at most 60) for the finished job.
+    """
+    created = await services.generation.CreateImageGenerationJob(
         generation_service_pb2.CreateImageGenerationJobRequest(
             team_id=team_id,
             input=generation_pb2.ImageGenerationInput(
@@ -40,9 +75,25 @@ async def create_generation(
                 num_images=body.num_images,
                 seed=body.seed,
             ),
+            idempotency_key=idempotency_key or "",
         )
     )
-    return schemas.JobCreated(job=translate.job_public(response.job, {}))
+    job = created.job
+    wait = requested_wait(prefer)
+    if wait:
+        response.headers["Preference-Applied"] = f"wait={wait}"
+        deadline = time.monotonic() + wait
+        while job.status not in _TERMINAL and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            job = (
+                await services.generation.GetJob(
+                    generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job.id)
+                )
+            ).job
+        if job.status in _TERMINAL:
+            response.status_code = 200
+            return schemas.JobCreated(job=await job_with_urls(services, team_id, job))
+    return schemas.JobCreated(job=translate.job_public(job, {}))
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)

@@ -1,11 +1,16 @@
 """fal.ai through the unmodified fal-client; the local stack points it at the emulator by env vars."""
 
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import fal_client
 import httpx
 
 RETRYABLE_STATUS = {408, 409, 429}
+# fal reports a failed run as "Invalid status code: NNN" (webhook) or an error_type (status).
+_STATUS_IN_ERROR = re.compile(r"status code:?\s*(\d{3})", re.IGNORECASE)
+_RETRYABLE_ERROR_TYPES = {"runner_server_error", "internal_server_error", "timeout"}
 
 
 class ProviderError(Exception):
@@ -14,6 +19,31 @@ class ProviderError(Exception):
     def __init__(self, message: str, *, retryable: bool) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+def is_retryable_failure(error: str, error_type: str | None = None) -> bool:
+    """Whether a run that ended in an error may succeed if submitted again (5xx, 408, 409, 429)."""
+    if error_type in _RETRYABLE_ERROR_TYPES:
+        return True
+    match = _STATUS_IN_ERROR.search(error or "")
+    if match is None:
+        return False
+    status = int(match.group(1))
+    return status >= 500 or status in RETRYABLE_STATUS
+
+
+@dataclass(frozen=True)
+class ProviderOutcome:
+    """A finished request as a status poll sees it: the same facts a webhook carries."""
+
+    ok: bool
+    payload: Any
+    error: str
+
+
+def _http_error(error: fal_client.FalClientHTTPError) -> ProviderError:
+    retryable = error.status_code >= 500 or error.status_code in RETRYABLE_STATUS
+    return ProviderError(f"fal answered {error.status_code}: {error}", retryable=retryable)
 
 
 class FalProvider:
@@ -25,8 +55,34 @@ class FalProvider:
         try:
             handle = await self.client.submit(endpoint, arguments, webhook_url=webhook_url)
         except fal_client.FalClientHTTPError as error:
-            retryable = error.status_code >= 500 or error.status_code in RETRYABLE_STATUS
-            raise ProviderError(f"fal answered {error.status_code}: {error}", retryable=retryable) from error
+            raise _http_error(error) from error
         except httpx.HTTPError as error:
             raise ProviderError(f"fal could not be reached: {error}", retryable=True) from error
         return handle.request_id
+
+    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | None:
+        """The request's result if it has finished, else None (the fallback for a late webhook)."""
+        try:
+            status = await self.client.status(endpoint, request_id)
+            if not isinstance(status, fal_client.Completed):
+                return None
+            if status.error:
+                return ProviderOutcome(False, {"error_type": status.error_type}, status.error)
+            try:
+                return ProviderOutcome(True, await self.client.result(endpoint, request_id), "")
+            except fal_client.FalClientHTTPError as error:
+                return ProviderOutcome(False, None, f"Invalid status code: {error.status_code}: {error}")
+        except fal_client.FalClientHTTPError as error:
+            raise _http_error(error) from error
+        except httpx.HTTPError as error:
+            raise ProviderError(f"fal could not be reached: {error}", retryable=True) from error
+
+    async def cancel(self, endpoint: str, request_id: str) -> None:
+        """Ask fal to stop a request; one that already finished is fine too."""
+        try:
+            await self.client.cancel(endpoint, request_id)
+        except fal_client.FalClientHTTPError as error:
+            if error.status_code not in (400, 404):
+                raise _http_error(error) from error
+        except httpx.HTTPError as error:
+            raise ProviderError(f"fal could not be reached: {error}", retryable=True) from error

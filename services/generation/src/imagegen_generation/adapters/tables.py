@@ -36,6 +36,9 @@ job = Table(
     Column("progress", Float, nullable=False),
     Column("error_code", String),
     Column("error_message", String),
+    Column("idempotency_key", String),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("provider_checked_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
@@ -49,6 +52,16 @@ job_transition = Table(
     Column("from_status", String),
     Column("to_status", String, nullable=False),
     Column("reason", String),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Every submission of a job to the provider, so a late report about a superseded attempt is known.
+provider_request = Table(
+    "provider_request",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("job_id", String, nullable=False),
+    Column("attempt", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -1,5 +1,7 @@
 """GenerationService over gRPC: translates between wire messages and the handlers."""
 
+from datetime import UTC
+
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.generation.v1 import (
@@ -9,7 +11,7 @@ from imagegen.generation.v1 import (
 )
 from imagegen_platform.errors import InvalidArgument
 
-from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus
+from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus, JobType
 from imagegen_generation.service_layer import handlers
 from imagegen_generation.service_layer.handlers import JobView
 
@@ -56,6 +58,8 @@ def job_message(view: JobView) -> generation_pb2.Job:
         created_at=_timestamp(row.created_at),
         started_at=_timestamp(row.started_at),
         finished_at=_timestamp(row.finished_at),
+        queue_position=view.queue_position or 0,
+        attempts=row.attempts,
     )
     if row.error_code:
         message.error.CopyFrom(generation_pb2.JobError(code=row.error_code, message=row.error_message or ""))
@@ -79,7 +83,9 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
 
     async def CreateImageGenerationJob(self, request, context: grpc.aio.ServicerContext):
         """Quote, reserve and queue an image generation."""
-        view = await handlers.create_image_job(self.generation, request.team_id, image_request(request.input))
+        view = await handlers.create_image_job(
+            self.generation, request.team_id, image_request(request.input), request.idempotency_key or None
+        )
         return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
 
     async def EstimateCost(self, request, context: grpc.aio.ServicerContext):
@@ -107,6 +113,45 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
         """Return one of a team's jobs."""
         view = await handlers.get_job(self.generation.engine, request.team_id, request.job_id)
         return generation_service_pb2.GetJobResponse(job=job_message(view))
+
+    async def ListJobs(self, request, context: grpc.aio.ServicerContext):
+        """Page through a team's jobs, newest first."""
+        if not 0 <= request.page_size <= 100:
+            raise InvalidArgument("invalid_page_size", "limit must be between 1 and 100")
+        statuses = {wire: status for status, wire in _STATUS.items()}
+        if any(status not in statuses for status in request.statuses) or any(
+            kind != generation_pb2.JOB_TYPE_IMAGE_GENERATION for kind in request.types
+        ):
+            raise InvalidArgument("invalid_filter", "unknown job status or type")
+        views, cursor = await handlers.list_jobs(
+            self.generation.engine,
+            request.team_id,
+            handlers.JobFilter(
+                statuses=[statuses[status] for status in request.statuses],
+                types=[JobType.IMAGE_GENERATION] if request.types else [],
+                reference_model_id=request.reference_model_id
+                if request.HasField("reference_model_id")
+                else None,
+                created_after=request.created_after.ToDatetime(tzinfo=UTC)
+                if request.HasField("created_after")
+                else None,
+                created_before=(
+                    request.created_before.ToDatetime(tzinfo=UTC)
+                    if request.HasField("created_before")
+                    else None
+                ),
+            ),
+            request.page_size or 20,
+            request.page_token or None,
+        )
+        return generation_service_pb2.ListJobsResponse(
+            jobs=[job_message(view) for view in views], next_page_token=cursor or ""
+        )
+
+    async def CancelJob(self, request, context: grpc.aio.ServicerContext):
+        """Cancel a queued or running job and release its credits; repeats return the cancelled job."""
+        view = await handlers.cancel_job(self.generation, request.team_id, request.job_id)
+        return generation_service_pb2.CancelJobResponse(job=job_message(view))
 
     async def CompleteProviderRequest(self, request, context: grpc.aio.ServicerContext):
         """Record a provider's verified terminal report for its job."""

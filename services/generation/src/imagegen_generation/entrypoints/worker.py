@@ -4,7 +4,9 @@ A message is acknowledged only once its job's new state is committed; a worker k
 leaves it unacknowledged, and JetStream redelivers it after ack_wait to another worker.
 """
 
+import asyncio
 import logging
+from datetime import timedelta
 
 from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
@@ -45,3 +47,17 @@ def register_worker(broker: NatsBroker, generation: handlers.Generation) -> None
             await msg.nack(delay=outcome.retry_after)
         else:
             await msg.ack()
+
+
+async def provider_loop(generation: handlers.Generation, poll_after: timedelta, interval: float) -> None:
+    """Resubmit jobs whose transient failure has waited out its back-off, and poll the provider for
+    jobs whose webhook is late."""
+    while True:
+        try:
+            await handlers.resubmit_due(generation)
+            await handlers.poll_provider(generation, poll_after)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("provider loop failed; retrying")
+        await asyncio.sleep(interval)

@@ -11,20 +11,22 @@ import logging
 import random
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_platform.context import request_id_var
-from imagegen_platform.errors import NotFound
+from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
 from imagegen_platform.outbox import add_event
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imagegen_generation.adapters.peers import CatalogModel, Peers, Quote
-from imagegen_generation.adapters.provider import FalProvider, ProviderError
-from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox
+from imagegen_generation.adapters.provider import FalProvider, ProviderError, is_retryable_failure
+from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox, provider_request
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
@@ -57,6 +59,8 @@ class Generation:
 class JobView:
     row: Row
     images: list[Row] = field(default_factory=list)
+    # The job's place among its team's queued jobs (1 is next), while queued.
+    queue_position: int | None = None
 
 
 async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = None) -> JobView:
@@ -71,7 +75,19 @@ async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = 
             select(job_image).where(job_image.c.job_id == job_id).order_by(job_image.c.position)
         )
     ).all()
-    return JobView(row, list(images))
+    position = None
+    if row.status == JobStatus.QUEUED.value:
+        ahead = await connection.scalar(
+            select(func.count())
+            .select_from(job)
+            .where(
+                job.c.team_id == row.team_id,
+                job.c.status == JobStatus.QUEUED.value,
+                tuple_(job.c.created_at, job.c.id) < tuple_(row.created_at, row.id),
+            )
+        )
+        position = ahead + 1
+    return JobView(row, list(images), position)
 
 
 async def _transition(
@@ -151,7 +167,24 @@ async def quote_model_creation(gen: Generation, reference_model_id: int, num_tra
     return await gen.peers.quote_model_creation(model.complexity_hundredths, num_training_images)
 
 
-async def create_image_job(gen: Generation, team_id: str, request: ImageGenerationRequest) -> JobView:
+async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str) -> JobView | None:
+    async with engine.connect() as connection:
+        job_id = (
+            await connection.execute(
+                select(job.c.id).where(job.c.team_id == team_id, job.c.idempotency_key == key)
+            )
+        ).scalar_one_or_none()
+        return None if job_id is None else await _load(connection, job_id)
+
+
+async def create_image_job(
+    gen: Generation, team_id: str, request: ImageGenerationRequest, idempotency_key: str | None = None
+) -> JobView:
+    """Quote, reserve and queue; with an idempotency key a retry returns the first job, charging once."""
+    if idempotency_key:
+        existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
+        if existing is not None:
+            return existing
     model, quote = await quote_image_job(gen, request)
     job_id = str(uuid.uuid4())
     await gen.peers.reserve(team_id, quote.amount_hundredths, job_id)
@@ -172,6 +205,7 @@ async def create_image_job(gen: Generation, team_id: str, request: ImageGenerati
                     refunded_credits_hundredths=0,
                     attempts=0,
                     progress=0.0,
+                    idempotency_key=idempotency_key or None,
                 )
             )
             await connection.execute(
@@ -184,6 +218,15 @@ async def create_image_job(gen: Generation, team_id: str, request: ImageGenerati
             )
             await add_event(connection, outbox, JOB_QUEUED_SUBJECT, event, request_id_var.get())
             return await _load(connection, job_id)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key won: return its job, not a second one.
+        await gen.peers.release(job_id)
+        winner = (
+            await _job_by_idempotency_key(gen.engine, team_id, idempotency_key) if idempotency_key else None
+        )
+        if winner is None:
+            raise
+        return winner
     except BaseException:
         # The job was never recorded, so nothing will settle its reservation: give it back now.
         await gen.peers.release(job_id)
@@ -244,7 +287,7 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
                 started_at=func.now(),
                 attempts=row.attempts + 1,
             )
-        elif status is JobStatus.RUNNING and row.provider_request_id is None:
+        elif status is JobStatus.RUNNING and row.provider_request_id is None and row.next_attempt_at is None:
             row = (
                 await connection.execute(
                     update(job).where(job.c.id == job_id).values(attempts=row.attempts + 1).returning(job)
@@ -253,13 +296,17 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
         else:
             return StartOutcome()
 
+    return await _submit(gen, row)
+
+
+async def _submit(gen: Generation, row: Row) -> StartOutcome:
+    """Hand a claimed job to the provider and record its request id."""
     try:
         request_id = await gen.provider.submit(row.provider_endpoint, row.provider_input, gen.webhook_url)
     except ProviderError as error:
         if error.retryable and row.attempts < gen.provider_max_attempts:
-            delay = min(60.0, 2.0**row.attempts) * random.uniform(0.5, 1.0)
-            log.warning("provider submit failed; retrying", extra={"jobId": job_id, "error": str(error)})
-            return StartOutcome(retry_after=delay)
+            log.warning("provider submit failed; retrying", extra={"jobId": row.id, "error": str(error)})
+            return StartOutcome(retry_after=_backoff(row.attempts))
         async with gen.engine.begin() as connection:
             await _finish(
                 connection,
@@ -273,9 +320,40 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
         return StartOutcome()
 
     async with gen.engine.begin() as connection:
-        await connection.execute(update(job).where(job.c.id == job_id).values(provider_request_id=request_id))
-    log.info("job submitted to provider", extra={"jobId": job_id, "providerRequestId": request_id})
+        await connection.execute(
+            insert(provider_request).values(id=request_id, job_id=row.id, attempt=row.attempts)
+        )
+        recorded = (
+            await connection.execute(
+                update(job)
+                .where(
+                    job.c.id == row.id,
+                    job.c.status == JobStatus.RUNNING.value,
+                    job.c.provider_request_id.is_(None),
+                )
+                .values(provider_request_id=request_id, provider_checked_at=func.now())
+                .returning(job.c.id)
+            )
+        ).first()
+    if recorded is None:
+        # The job was cancelled while it was being submitted: stop the provider's work too.
+        await _cancel_at_provider(gen, row.provider_endpoint, request_id)
+        return StartOutcome()
+    log.info("job submitted to provider", extra={"jobId": row.id, "providerRequestId": request_id})
     return StartOutcome()
+
+
+def _backoff(attempts: int) -> float:
+    """Exponential back-off with jitter for the next provider attempt."""
+    return min(60.0, 2.0**attempts) * random.uniform(0.5, 1.0)
+
+
+async def _cancel_at_provider(gen: Generation, endpoint: str, request_id: str) -> None:
+    try:
+        await gen.provider.cancel(endpoint, request_id)
+    except ProviderError as error:
+        # Our side is settled either way; the provider's late result for it is ignored.
+        log.warning("provider cancel failed", extra={"providerRequestId": request_id, "error": str(error)})
 
 
 async def complete_provider_request(
@@ -284,12 +362,17 @@ async def complete_provider_request(
     """Record a provider's verified terminal report once; repeats return the finished job."""
     async with gen.engine.connect() as connection:
         row = (
-            await connection.execute(select(job).where(job.c.provider_request_id == provider_request_id))
+            await connection.execute(
+                select(job)
+                .join(provider_request, provider_request.c.job_id == job.c.id)
+                .where(provider_request.c.id == provider_request_id)
+            )
         ).one_or_none()
         if row is None:
             # The webhook can beat the worker's write of the request id; the provider retries.
             raise NotFound("provider_request_not_found", f"no job has provider request {provider_request_id}")
-        if JobStatus(row.status).is_terminal:
+        # A finished job, or a report about an attempt that was since superseded, changes nothing.
+        if JobStatus(row.status).is_terminal or row.provider_request_id != provider_request_id:
             return await _load(connection, row.id)
 
     try:
@@ -331,7 +414,41 @@ async def complete_provider_request(
                 )
             return await _load(connection, row.id)
 
-    return await _fail(gen, row, "provider_error", provider_error_message(error, payload))
+    message = provider_error_message(error, payload)
+    error_type = payload.get("error_type") if isinstance(payload, dict) else None
+    if is_retryable_failure(error, error_type) and row.attempts < gen.provider_max_attempts:
+        return await _schedule_retry(gen, row, provider_request_id, message)
+    return await _fail(gen, row, "provider_error", message)
+
+
+async def _schedule_retry(gen: Generation, row: Row, provider_request_id: str, message: str) -> JobView:
+    """Submit again later; conditional on the failed request, so a repeated report schedules once."""
+    async with gen.engine.begin() as connection:
+        scheduled = (
+            await connection.execute(
+                update(job)
+                .where(
+                    job.c.id == row.id,
+                    job.c.status == JobStatus.RUNNING.value,
+                    job.c.provider_request_id == provider_request_id,
+                )
+                .values(
+                    provider_request_id=None,
+                    next_attempt_at=func.now() + timedelta(seconds=_backoff(row.attempts)),
+                )
+                .returning(job.c.id)
+            )
+        ).first()
+        if scheduled is not None:
+            await connection.execute(
+                insert(job_transition).values(
+                    job_id=row.id,
+                    from_status=JobStatus.RUNNING.value,
+                    to_status=JobStatus.RUNNING.value,
+                    reason=f"retrying after a transient provider failure: {message}"[:500],
+                )
+            )
+        return await _load(connection, row.id)
 
 
 async def _fail(gen: Generation, row: Row, code: str, message: str) -> JobView:
@@ -346,3 +463,154 @@ async def _fail(gen: Generation, row: Row, code: str, message: str) -> JobView:
             error_message=message,
         )
         return await _load(connection, row.id)
+
+
+async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
+    """Submit again the jobs whose transient provider failure has waited out its back-off."""
+    async with gen.engine.begin() as connection:
+        due = (
+            await connection.execute(
+                update(job)
+                .where(
+                    job.c.id.in_(
+                        select(job.c.id)
+                        .where(
+                            job.c.status == JobStatus.RUNNING.value,
+                            job.c.provider_request_id.is_(None),
+                            job.c.next_attempt_at <= func.now(),
+                        )
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .values(next_attempt_at=None, attempts=job.c.attempts + 1)
+                .returning(job)
+            )
+        ).all()
+    for row in due:
+        outcome = await _submit(gen, row)
+        if outcome.retry_after is not None:
+            async with gen.engine.begin() as connection:
+                await connection.execute(
+                    update(job)
+                    .where(job.c.id == row.id, job.c.status == JobStatus.RUNNING.value)
+                    .values(next_attempt_at=func.now() + timedelta(seconds=outcome.retry_after))
+                )
+    return len(due)
+
+
+async def poll_provider(gen: Generation, stale_after: timedelta, batch_size: int = 20) -> int:
+    """Ask the provider about running jobs whose webhook is late, and record what has finished.
+
+    The same conditional transitions as the webhook apply, so a poll and a webhook racing for one
+    job finish it once. Claims use SKIP LOCKED, so many workers can poll together.
+    """
+    async with gen.engine.begin() as connection:
+        stale = (
+            await connection.execute(
+                update(job)
+                .where(
+                    job.c.id.in_(
+                        select(job.c.id)
+                        .where(
+                            job.c.status == JobStatus.RUNNING.value,
+                            job.c.provider_request_id.is_not(None),
+                            func.coalesce(job.c.provider_checked_at, job.c.started_at)
+                            < func.now() - stale_after,
+                        )
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
+                    )
+                )
+                .values(provider_checked_at=func.now())
+                .returning(job.c.id, job.c.provider_endpoint, job.c.provider_request_id)
+            )
+        ).all()
+    finished = 0
+    for job_id, endpoint, request_id in stale:
+        try:
+            outcome = await gen.provider.outcome(endpoint, request_id)
+        except ProviderError as error:
+            log.warning("provider status poll failed", extra={"jobId": job_id, "error": str(error)})
+            continue
+        if outcome is not None:
+            await complete_provider_request(
+                gen, request_id, outcome.ok, json.dumps(outcome.payload).encode(), outcome.error
+            )
+            finished += 1
+    return finished
+
+
+async def cancel_job(gen: Generation, team_id: str, job_id: str) -> JobView:
+    """Cancel a queued or running job and release its credits; cancelling again returns the same job."""
+    async with gen.engine.begin() as connection:
+        view = await _load(connection, job_id, team_id)
+        status = JobStatus(view.row.status)
+        if status is JobStatus.CANCELLED:
+            return view
+        if status.is_terminal:
+            raise FailedPrecondition("job_finished", f"the job has already {status.value}")
+        await _finish(connection, view.row, JobStatus.CANCELLED, "cancelled by the team", charge=0)
+        cancelled = await _load(connection, job_id)
+    if cancelled.row.status == JobStatus.CANCELLED.value and view.row.provider_request_id:
+        await _cancel_at_provider(gen, view.row.provider_endpoint, view.row.provider_request_id)
+    return cancelled
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    statuses: list[JobStatus]
+    types: list[JobType]
+    reference_model_id: int | None
+    created_after: datetime | None
+    created_before: datetime | None
+
+
+def encode_cursor(row: Row) -> str:
+    return f"{row.created_at.isoformat()}|{row.id}"
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    created_at, _, job_id = cursor.partition("|")
+    try:
+        return datetime.fromisoformat(created_at), job_id
+    except ValueError:
+        raise InvalidArgument("invalid_cursor", "the cursor is not one this API handed out") from None
+
+
+async def list_jobs(
+    engine: AsyncEngine, team_id: str, filters: JobFilter, page_size: int, cursor: str | None
+) -> tuple[list[JobView], str | None]:
+    """A team's jobs, newest first, and the cursor of the next page (None on the last)."""
+    query = select(job).where(job.c.team_id == team_id)
+    if filters.statuses:
+        query = query.where(job.c.status.in_([s.value for s in filters.statuses]))
+    if filters.types:
+        query = query.where(job.c.type.in_([t.value for t in filters.types]))
+    if filters.reference_model_id is not None:
+        query = query.where(job.c.input["reference_model_id"].as_integer() == filters.reference_model_id)
+    if filters.created_after is not None:
+        query = query.where(job.c.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(job.c.created_at < filters.created_before)
+    if cursor:
+        created_at, job_id = _decode_cursor(cursor)
+        query = query.where(
+            or_(job.c.created_at < created_at, and_(job.c.created_at == created_at, job.c.id < job_id))
+        )
+    query = query.order_by(job.c.created_at.desc(), job.c.id.desc()).limit(page_size + 1)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+        page = rows[:page_size]
+        images = (
+            await connection.execute(
+                select(job_image)
+                .where(job_image.c.job_id.in_([row.id for row in page]))
+                .order_by(job_image.c.job_id, job_image.c.position)
+            )
+        ).all()
+    by_job: dict[str, list[Row]] = {}
+    for image in images:
+        by_job.setdefault(image.job_id, []).append(image)
+    views = [JobView(row, by_job.get(row.id, [])) for row in page]
+    return views, (encode_cursor(page[-1]) if len(rows) > page_size else None)

@@ -31,12 +31,21 @@ def upgrade() -> None:
             progress double precision NOT NULL DEFAULT 0,
             error_code text,
             error_message text,
+            -- The client's Idempotency-Key: a retried create returns the first job.
+            idempotency_key text,
+            -- When a job whose provider attempt failed transiently is submitted again.
+            next_attempt_at timestamptz,
+            -- When the worker last asked the provider about the job (the fallback for late webhooks).
+            provider_checked_at timestamptz,
             created_at timestamptz NOT NULL DEFAULT now(),
             started_at timestamptz,
             finished_at timestamptz,
-            CONSTRAINT uq_job_provider_request_id UNIQUE (provider_request_id)
+            CONSTRAINT uq_job_provider_request_id UNIQUE (provider_request_id),
+            CONSTRAINT uq_job_team_id_idempotency_key UNIQUE (team_id, idempotency_key)
         );
         CREATE INDEX ix_job_team_id_created_at ON generation.job (team_id, created_at DESC);
+        CREATE INDEX ix_job_running ON generation.job (provider_checked_at) WHERE status = 'running';
+        CREATE INDEX ix_job_team_id_queued ON generation.job (team_id, created_at) WHERE status = 'queued';
         CREATE TABLE generation.job_transition (
             id bigserial PRIMARY KEY,
             job_id text NOT NULL REFERENCES generation.job (id),
@@ -46,6 +55,13 @@ def upgrade() -> None:
             created_at timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX ix_job_transition_job_id ON generation.job_transition (job_id, id);
+        CREATE TABLE generation.provider_request (
+            id text PRIMARY KEY,
+            job_id text NOT NULL REFERENCES generation.job (id),
+            attempt integer NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now()
+        );
+        CREATE INDEX ix_provider_request_job_id ON generation.provider_request (job_id);
         CREATE TABLE generation.job_image (
             job_id text NOT NULL REFERENCES generation.job (id),
             position integer NOT NULL,

@@ -1,0 +1,95 @@
+"""Jobs of every kind: list, read, cancel."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from google.protobuf.timestamp_pb2 import Timestamp
+from imagegen.generation.v1 import generation_pb2, generation_service_pb2
+
+from imagegen_gateway import schemas
+from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.errors import ApiError
+from imagegen_gateway.routes.generate import job_with_urls
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+_STATUSES = {
+    "queued": generation_pb2.JOB_STATUS_QUEUED,
+    "running": generation_pb2.JOB_STATUS_RUNNING,
+    "completed": generation_pb2.JOB_STATUS_COMPLETED,
+    "failed": generation_pb2.JOB_STATUS_FAILED,
+    "cancelled": generation_pb2.JOB_STATUS_CANCELLED,
+}
+_TYPES = {"image_generation": generation_pb2.JOB_TYPE_IMAGE_GENERATION}
+
+
+def _names(values: list[str] | None, known: dict[str, int], field: str) -> list[int]:
+    names = [name for value in values or [] for name in value.split(",") if name]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ApiError(400, "invalid_request", f"unknown {field}", {field: f"one of {', '.join(known)}"})
+    return [known[name] for name in names]
+
+
+def _timestamp(name: str, value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ApiError(400, "invalid_request", "times need a UTC offset", {name: "RFC 3339 with an offset"})
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+@router.get("", response_model=schemas.JobPage, response_model_by_alias=True)
+async def list_jobs(
+    team_id: TeamIdDep,
+    services: ServicesDep,
+    status: Annotated[
+        list[str] | None, Query(description="queued, running, completed, failed, cancelled")
+    ] = None,
+    type: Annotated[list[str] | None, Query(description="image_generation")] = None,
+    reference_model_id: Annotated[
+        int | None, Query(alias="referenceModelId", gt=0, le=schemas.MAX_ID)
+    ] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: str | None = None,
+) -> schemas.JobPage:
+    """The team's jobs, newest first, filtered by status, type, model and creation time."""
+    response = await services.generation.ListJobs(
+        generation_service_pb2.ListJobsRequest(
+            team_id=team_id,
+            statuses=_names(status, _STATUSES, "status"),
+            types=_names(type, _TYPES, "type"),
+            reference_model_id=reference_model_id,
+            created_after=_timestamp("since", since),
+            created_before=_timestamp("until", until),
+            page_size=limit,
+            page_token=cursor or "",
+        )
+    )
+    return schemas.JobPage(
+        items=[await job_with_urls(services, team_id, job) for job in response.jobs],
+        next_cursor=response.next_page_token or None,
+    )
+
+
+@router.get("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)
+async def get_job(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.JobPublic:
+    """One job: queue position while queued, progress while running, quote, charge and refund when done."""
+    response = await services.generation.GetJob(
+        generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
+    )
+    return await job_with_urls(services, team_id, response.job)
+
+
+@router.delete("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)
+async def cancel_job(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.JobPublic:
+    """Cancel a queued or running job and release its credits; cancelling again returns the same job."""
+    response = await services.generation.CancelJob(
+        generation_service_pb2.CancelJobRequest(team_id=team_id, job_id=job_id)
+    )
+    return await job_with_urls(services, team_id, response.job)

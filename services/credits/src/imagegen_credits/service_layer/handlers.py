@@ -15,7 +15,7 @@ from imagegen_platform.context import request_id_var
 from imagegen_platform.errors import InvalidArgument, NotFound
 from imagegen_platform.events import LOW_BALANCE_SUBJECT
 from imagegen_platform.outbox import add_event
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,6 +31,48 @@ from imagegen_credits.domain.model import (
     ReservationState,
     month_after,
     month_start,
+)
+from imagegen_credits.metrics import moved
+
+# The statements of the money path, built once: constructing them per call cost more CPU than
+# Postgres spent running them (see bench/credits_bench.py). Parameters are prefixed `p_` because
+# bind names may not repeat column names in values().
+LOCK_ACCOUNT = select(account).where(account.c.team_id == bindparam("p_team_id")).with_for_update()
+SAVE_ACCOUNT = (
+    update(account)
+    .where(account.c.team_id == bindparam("p_team_id"))
+    .values(
+        plan=bindparam("p_plan"),
+        available_hundredths=bindparam("p_available"),
+        reserved_hundredths=bindparam("p_reserved"),
+        bonus_hundredths=bindparam("p_bonus"),
+        total_allocated_hundredths=bindparam("p_total_allocated"),
+        period_start=bindparam("p_period_start"),
+        next_replenishment_at=bindparam("p_next_replenishment_at"),
+        billing=bindparam("p_billing"),
+        subscription_status=bindparam("p_subscription_status"),
+        low_balance_threshold_hundredths=bindparam("p_threshold"),
+        below_low_balance=bindparam("p_below"),
+        version=account.c.version + 1,
+        updated_at=func.now(),
+    )
+)
+WRITE_LEDGER = insert(ledger_entry)
+GET_RESERVATION = select(reservation).where(reservation.c.idempotency_key == bindparam("p_key"))
+LOCK_RESERVATION = GET_RESERVATION.with_for_update()
+GET_RESERVATION_TEAM = select(reservation.c.team_id).where(
+    reservation.c.idempotency_key == bindparam("p_key")
+)
+INSERT_RESERVATION = insert(reservation)
+SETTLE_RESERVATION = (
+    update(reservation)
+    .where(reservation.c.idempotency_key == bindparam("p_key"))
+    .values(
+        state=bindparam("p_state"),
+        captured_hundredths=bindparam("p_captured"),
+        released_hundredths=bindparam("p_released"),
+        settled_at=func.now(),
+    )
 )
 
 
@@ -52,9 +94,7 @@ def _to_account(row: Row) -> Account:
 
 
 async def _lock_account(connection: AsyncConnection, team_id: str) -> Account:
-    row = (
-        await connection.execute(select(account).where(account.c.team_id == team_id).with_for_update())
-    ).one_or_none()
+    row = (await connection.execute(LOCK_ACCOUNT, {"p_team_id": team_id})).one_or_none()
     if row is None:
         raise NotFound("account_not_found", f"team {team_id} has no credit account")
     return _to_account(row)
@@ -73,23 +113,21 @@ async def _save_account(connection: AsyncConnection, acct: Account) -> None:
         await add_event(connection, outbox, LOW_BALANCE_SUBJECT, event, request_id_var.get())
     acct.below_low_balance = below
     await connection.execute(
-        update(account)
-        .where(account.c.team_id == acct.team_id)
-        .values(
-            plan=acct.plan.value,
-            available_hundredths=acct.available_hundredths,
-            reserved_hundredths=acct.reserved_hundredths,
-            bonus_hundredths=acct.bonus_hundredths,
-            total_allocated_hundredths=acct.total_allocated_hundredths,
-            period_start=acct.period_start,
-            next_replenishment_at=acct.next_replenishment_at,
-            billing=acct.billing.value,
-            subscription_status=acct.subscription_status,
-            low_balance_threshold_hundredths=acct.low_balance_threshold_hundredths,
-            below_low_balance=acct.below_low_balance,
-            version=account.c.version + 1,
-            updated_at=func.now(),
-        )
+        SAVE_ACCOUNT,
+        {
+            "p_team_id": acct.team_id,
+            "p_plan": acct.plan.value,
+            "p_available": acct.available_hundredths,
+            "p_reserved": acct.reserved_hundredths,
+            "p_bonus": acct.bonus_hundredths,
+            "p_total_allocated": acct.total_allocated_hundredths,
+            "p_period_start": acct.period_start,
+            "p_next_replenishment_at": acct.next_replenishment_at,
+            "p_billing": acct.billing.value,
+            "p_subscription_status": acct.subscription_status,
+            "p_threshold": acct.low_balance_threshold_hundredths,
+            "p_below": acct.below_low_balance,
+        },
     )
 
 
@@ -105,17 +143,18 @@ async def _record(
     if movement.amount == 0:
         return
     await connection.execute(
-        insert(ledger_entry).values(
-            id=str(uuid.uuid4()),
-            team_id=acct.team_id,
-            kind=kind.value,
-            amount_hundredths=movement.amount,
-            bonus_hundredths=movement.bonus,
-            available_after_hundredths=acct.available_hundredths,
-            reserved_after_hundredths=acct.reserved_hundredths,
-            idempotency_key=key,
-            description=description,
-        )
+        WRITE_LEDGER,
+        {
+            "id": str(uuid.uuid4()),
+            "team_id": acct.team_id,
+            "kind": kind.value,
+            "amount_hundredths": movement.amount,
+            "bonus_hundredths": movement.bonus,
+            "available_after_hundredths": acct.available_hundredths,
+            "reserved_after_hundredths": acct.reserved_hundredths,
+            "idempotency_key": key,
+            "description": description,
+        },
     )
 
 
@@ -197,9 +236,7 @@ async def reserve(engine: AsyncEngine, team_id: str, amount: int, key: str) -> A
         raise InvalidArgument("missing_idempotency_key", "a reservation needs an idempotency key")
     async with engine.begin() as connection:
         acct = await _lock_account(connection, team_id)
-        existing = (
-            await connection.execute(select(reservation).where(reservation.c.idempotency_key == key))
-        ).one_or_none()
+        existing = (await connection.execute(GET_RESERVATION, {"p_key": key})).one_or_none()
         if existing is not None:
             if existing.team_id != team_id or existing.amount_hundredths != amount:
                 raise InvalidArgument(
@@ -209,17 +246,19 @@ async def reserve(engine: AsyncEngine, team_id: str, amount: int, key: str) -> A
         movement = acct.reserve(amount)
         await _save_account(connection, acct)
         await connection.execute(
-            insert(reservation).values(
-                idempotency_key=key,
-                team_id=team_id,
-                amount_hundredths=amount,
-                bonus_hundredths=movement.bonus,
-                state=ReservationState.HELD.value,
-                captured_hundredths=0,
-                released_hundredths=0,
-            )
+            INSERT_RESERVATION,
+            {
+                "idempotency_key": key,
+                "team_id": team_id,
+                "amount_hundredths": amount,
+                "bonus_hundredths": movement.bonus,
+                "state": ReservationState.HELD.value,
+                "captured_hundredths": 0,
+                "released_hundredths": 0,
+            },
         )
         await _record(connection, acct, LedgerKind.RESERVE, movement, key)
+        moved("reserved", amount)
         return acct
 
 
@@ -229,36 +268,30 @@ async def settle(engine: AsyncEngine, key: str, charge: int | None) -> tuple[int
     Returns (captured, released) of the first settlement; later calls change nothing.
     """
     async with engine.begin() as connection:
-        team_id = (
-            await connection.execute(
-                select(reservation.c.team_id).where(reservation.c.idempotency_key == key)
-            )
-        ).scalar_one_or_none()
+        team_id = (await connection.execute(GET_RESERVATION_TEAM, {"p_key": key})).scalar_one_or_none()
         if team_id is None:
             raise NotFound("reservation_not_found", f"no reservation has the key {key}")
         # Lock order is account, then reservation, the same as reserve(), so the two cannot deadlock.
         acct = await _lock_account(connection, team_id)
-        held = (
-            await connection.execute(
-                select(reservation).where(reservation.c.idempotency_key == key).with_for_update()
-            )
-        ).one()
+        held = (await connection.execute(LOCK_RESERVATION, {"p_key": key})).one()
         if held.state != ReservationState.HELD.value:
             return held.captured_hundredths, held.released_hundredths
         captured, released = acct.settle(held.amount_hundredths, held.bonus_hundredths, charge or 0)
         await _save_account(connection, acct)
+        state = ReservationState.CAPTURED if charge is not None else ReservationState.RELEASED
         await connection.execute(
-            update(reservation)
-            .where(reservation.c.idempotency_key == key)
-            .values(
-                state=(ReservationState.CAPTURED if charge is not None else ReservationState.RELEASED).value,
-                captured_hundredths=captured.amount,
-                released_hundredths=released.amount,
-                settled_at=func.now(),
-            )
+            SETTLE_RESERVATION,
+            {
+                "p_key": key,
+                "p_state": state.value,
+                "p_captured": captured.amount,
+                "p_released": released.amount,
+            },
         )
         await _record(connection, acct, LedgerKind.CAPTURE, captured, key)
         await _record(connection, acct, LedgerKind.RELEASE, released, key)
+        moved("captured", captured.amount)
+        moved("released", released.amount)
         return captured.amount, released.amount
 
 

@@ -113,6 +113,7 @@ def upgrade() -> None:
             subject text NOT NULL,
             payload bytea NOT NULL,
             request_id text,
+            traceparent text,
             created_at timestamptz NOT NULL DEFAULT now(),
             published_at timestamptz
         );

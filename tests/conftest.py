@@ -4,17 +4,24 @@ Nothing here is optional: if a server cannot start, the tests that need it error
 locally alike) instead of being skipped.
 """
 
+import gzip
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from imagegen_devstack.infra import NatsServer, PostgresServer, S3Server, free_port
 from imagegen_devstack.stack import LocalStack, StackOptions, StackPorts, migrate_all
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +60,82 @@ def _infrastructure(root: Path) -> Iterator[Infrastructure]:
         yield Infrastructure(database_url, nats.url, s3.endpoint_url)
 
 
+@dataclass(frozen=True)
+class ExportedSpan:
+    service: str
+    name: str
+    trace_id: str
+    span_id: str
+    parent_span_id: str
+
+
+class TraceCollector:
+    """An in-memory OTLP/HTTP trace receiver: every process of the stack exports its spans here."""
+
+    def __init__(self) -> None:
+        self.spans: list[ExportedSpan] = []
+        self.lock = threading.Lock()
+        collector = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                collector.receive(ExportTraceServiceRequest.FromString(body))
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def receive(self, request: ExportTraceServiceRequest) -> None:
+        received = []
+        for resource_spans in request.resource_spans:
+            attributes = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    received.append(
+                        ExportedSpan(
+                            attributes.get("service.name", ""),
+                            span.name,
+                            span.trace_id.hex(),
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
+                        )
+                    )
+        with self.lock:
+            self.spans.extend(received)
+
+    def trace(self, trace_id: str) -> list[ExportedSpan]:
+        with self.lock:
+            return [span for span in self.spans if span.trace_id == trace_id]
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
 @pytest.fixture(scope="session")
-def stack() -> Iterator[LocalStack]:
-    """The whole system as processes, exactly as `make run` starts it, on free ports."""
+def trace_collector() -> Iterator[TraceCollector]:
+    collector = TraceCollector()
+    try:
+        yield collector
+    finally:
+        collector.close()
+
+
+@pytest.fixture(scope="session")
+def stack(trace_collector: TraceCollector) -> Iterator[LocalStack]:
+    """The whole system as processes, exactly as `make run` starts it, on free ports, exporting
+    their spans to `trace_collector`."""
     with state_dir("stack") as root:
         # Polling the provider one second after submission makes webhooks and polls race for jobs.
         options = StackOptions(
@@ -64,6 +144,10 @@ def stack() -> Iterator[LocalStack]:
             extra_env={
                 "GENERATION_PROVIDER_POLL_AFTER_SECONDS": "1",
                 "GENERATION_PROVIDER_POLL_INTERVAL_SECONDS": "0.5",
+                "GENERATION_QUEUE_METRICS_INTERVAL_SECONDS": "0.5",
+                "OTEL_EXPORTER_OTLP_ENDPOINT": trace_collector.endpoint,
+                # Export within a fraction of a second instead of every five.
+                "OTEL_BSP_SCHEDULE_DELAY": "200",
             },
         )
         local = LocalStack(root, StackPorts.free(), options)

@@ -55,7 +55,9 @@ PACKAGES = ["gateway", "models", "generation", "credits", "storage"]
 # Secrets production does not generate; deploy/k8s/README.md says where each comes from.
 EXTERNAL_SECRETS = {"postgres-app", "gateway-secrets", "generation-secrets", "storage-secrets"}
 
-WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job"}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "CronJob"}
+# Workloads that run to completion: no probes.
+BATCH_KINDS = {"Job", "CronJob"}
 
 
 # --- rendering -------------------------------------------------------------------------------
@@ -84,8 +86,13 @@ def one(objects: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, 
     return found[0]
 
 
+def pod_template(obj: dict[str, Any]) -> dict[str, Any]:
+    spec = obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+    return spec["template"]
+
+
 def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    return obj["spec"]["template"]["spec"]
+    return pod_template(obj)["spec"]
 
 
 def all_containers(obj: dict[str, Any]) -> list[dict[str, Any]]:
@@ -297,7 +304,7 @@ def test_every_workload_runs_locked_down() -> None:
             mounts_tmp |= any(m["mountPath"] == "/tmp" for m in container.get("volumeMounts", []))
         if obj["kind"] != "StatefulSet" and not mounts_tmp:
             errors.append(f"{where}: no writable /tmp")
-        if obj["kind"] != "Job":
+        if obj["kind"] not in BATCH_KINDS:
             for container in spec["containers"]:
                 for probe in ("readinessProbe", "livenessProbe"):
                     if probe not in container:
@@ -493,10 +500,34 @@ def test_production_postgres_is_a_cloudnativepg_cluster_feeding_the_dsn() -> Non
     assert cluster["spec"]["inheritedMetadata"]["labels"]["app.kubernetes.io/name"] == "postgres"
 
 
-def test_no_cronjob_or_monitoring_objects_yet() -> None:
-    # The storage cleanup command and the services' metrics do not exist yet (deploy/k8s/README.md).
+def test_no_monitoring_objects_yet() -> None:
+    # Monitoring is the opt-in components/monitoring (tests/deploy/test_monitoring.py): its CRDs
+    # need the Prometheus Operator, so no overlay includes it by default.
     kinds = {obj["kind"] for path in KUSTOMIZATIONS for obj in render(path)}
-    assert not kinds & {"CronJob", "ServiceMonitor", "PodMonitor", "PrometheusRule", "ExternalSecret"}
+    assert not kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule", "ExternalSecret"}
+
+
+@pytest.mark.parametrize("path", APP_KUSTOMIZATIONS)
+def test_storage_cleanup_runs_once_per_schedule_with_the_storage_image_and_config(
+    path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    objects = render(path)
+    (cronjob,) = find(objects, "CronJob")
+    assert cronjob["metadata"]["name"] == "storage-cleanup"
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    (container,) = pod_spec(cronjob)["containers"]
+    (storage,) = pod_spec(one(objects, "Deployment", "storage"))["containers"]
+    assert container["args"] == ["cleanup"]
+    assert container["image"] == storage["image"]
+    assert container["envFrom"] == storage["envFrom"]
+    assert pod_spec(cronjob)["serviceAccountName"] == "storage"
+    for key in [k for k in os.environ if k.startswith("STORAGE_")]:
+        monkeypatch.delenv(key)
+    for key, value in container_env(objects, container).items():
+        monkeypatch.setenv(key, value)
+    settings = settings_class("STORAGE")()
+    assert settings.cleanup_every_seconds == 0, "a CronJob run must exit"
+    assert "$(" not in settings.database_url
 
 
 def selects(policy: dict[str, Any], labels: dict[str, str]) -> bool:
@@ -514,7 +545,7 @@ def test_network_policies_deny_by_default_and_cover_every_process(path: str) -> 
     assert "ingress" not in deny["spec"] and "egress" not in deny["spec"]
     env = path.split("/")[1]
     pods = [
-        obj["spec"]["template"]["metadata"]["labels"]
+        pod_template(obj)["metadata"]["labels"]
         for part in ("infra", "migrations", "")
         for obj in render(f"overlays/{env}/{part}")
         if obj["kind"] in WORKLOAD_KINDS

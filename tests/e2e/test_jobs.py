@@ -1,6 +1,7 @@
 """Jobs through the public API: queueing under the plan's limit, cancellation, retries, idempotency."""
 
 import asyncio
+import json
 import time
 import uuid
 
@@ -133,3 +134,37 @@ async def test_jobs_list_newest_first_with_filters_and_pages(basic_team):
     assert (await basic_team.get("/api/jobs", params={"status": "lost"})).status_code == 400
     other_model = (await basic_team.get("/api/jobs", params={"referenceModelId": 2})).json()
     assert other_model["items"] == []
+
+
+async def test_images_the_safety_checker_blanks_are_flagged_and_not_charged(basic_team):
+    before = await balance(basic_team)
+    response = await basic_team.post(
+        "/api/generate",
+        json={**GENERATE, "prompt": "beach [[nsfw]]", "numImages": 2},
+        headers={"Prefer": "wait=20"},
+    )
+    job = response.json()["job"]
+    assert job["status"] == "completed"
+    assert [image["nsfw"] for image in job["result"]["images"]] == [True, False]
+    assert job["chargedCredits"] == job["estimatedCredits"] / 2
+    assert job["refundedCredits"] == job["estimatedCredits"] / 2
+    assert await settled_to(basic_team, (before[0] - job["chargedCredits"], 0.0)) == (
+        before[0] - job["chargedCredits"],
+        0.0,
+    )
+
+
+async def test_job_events_stream_until_the_job_finishes(basic_team):
+    job = (await basic_team.post("/api/generate", json={**GENERATE, "prompt": "stream [[slow:1]]"})).json()[
+        "job"
+    ]
+    statuses = []
+    async with basic_team.stream("GET", f"/api/jobs/{job['id']}/events") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                statuses.append(json.loads(line[len("data: ") :])["status"])
+    assert statuses[-1] == "completed"
+    assert "running" in statuses
+    assert statuses == sorted(set(statuses), key=statuses.index)  # each state once, in order
+    assert (await basic_team.get(f"/api/jobs/{uuid.uuid4()}/events")).status_code == 404

@@ -47,7 +47,12 @@ class FakePeers:
     async def release(self, key: str) -> None:
         self.released.append(key)
 
-    async def import_image(self, team_id: str, job_id: str, position: int, url: str) -> StoredImage:
+    async def plan_name(self, team_id: str) -> str:
+        return "pro"
+
+    async def import_image(
+        self, team_id: str, plan: str, job_id: str, position: int, url: str
+    ) -> StoredImage:
         await asyncio.sleep(0.05)  # let racing reports overlap
         self.imported.append(url)
         return StoredImage(f"file-{job_id}-{position}", 1024, 1024, "image/png")

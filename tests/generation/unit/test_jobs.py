@@ -1,6 +1,7 @@
 import pytest
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
+    charge_for,
     provider_error_message,
     provider_images,
 )
@@ -73,6 +74,17 @@ def test_provider_images_reads_urls_in_order():
 def test_malformed_provider_output_is_rejected(payload):
     with pytest.raises(ValueError):
         provider_images(payload)
+
+
+def test_flagged_images_are_read_and_not_charged():
+    payload = {
+        "images": [{"url": "https://a/1.png"}, {"url": "https://a/2.png"}],
+        "has_nsfw_concepts": [True, False],
+    }
+    images = provider_images(payload)
+    assert [image.nsfw for image in images] == [True, False]
+    assert charge_for(27_01, images) == 13_50  # rounded in the team's favour
+    assert charge_for(27_00, provider_images({"images": [{"url": "u"}]})) == 27_00
 
 
 def test_provider_error_message_joins_error_and_detail():

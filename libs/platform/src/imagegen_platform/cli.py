@@ -6,11 +6,15 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 from imagegen_platform.logging import configure_logging
+from imagegen_platform.metrics import start_metrics_server
+from imagegen_platform.tracing import configure_tracing
 
 
 class _Settings(Protocol):
     database_url: str
     log_level: str
+    grpc_host: str
+    metrics_port: int
 
 
 S = TypeVar("S", bound=_Settings)
@@ -22,7 +26,11 @@ def service_main(
     migrate: Callable[[str], None],
     roles: dict[str, Callable[[S], Awaitable[None]]],
 ) -> None:
-    """`imagegen-<service> migrate` upgrades its schema; each role (`serve`, ...) runs until SIGTERM."""
+    """`imagegen-<service> migrate` upgrades its schema; each role (`serve`, ...) runs until SIGTERM.
+
+    `serve` exposes Prometheus metrics on `metrics_port`, another role on `<role>_metrics_port` if the
+    settings have one (the generation worker's `worker_metrics_port`); 0 exposes none.
+    """
     parser = argparse.ArgumentParser(prog=f"imagegen-{service}")
     parser.add_argument("command", choices=["migrate", *roles])
     command = parser.parse_args().command
@@ -32,5 +40,8 @@ def service_main(
     )
     if command == "migrate":
         migrate(settings.database_url)
-    else:
-        asyncio.run(roles[command](settings))
+        return
+    configure_tracing(service if command == "serve" else f"{service}-{command}")
+    port_setting = "metrics_port" if command == "serve" else f"{command.replace('-', '_')}_metrics_port"
+    start_metrics_server(getattr(settings, port_setting, 0), settings.grpc_host)
+    asyncio.run(roles[command](settings))

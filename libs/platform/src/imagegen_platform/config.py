@@ -13,3 +13,5 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Seconds a stopping server lets in-flight RPCs finish before cancelling them.
     shutdown_grace_seconds: float = 10.0
+    # Port of the Prometheus /metrics endpoint of `serve`, on grpc_host; 0 serves none.
+    metrics_port: int = Field(default=0, ge=0, le=65535)

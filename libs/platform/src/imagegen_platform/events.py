@@ -4,8 +4,11 @@ import dataclasses
 import logging
 
 from faststream.nats import JStream, NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
+from prometheus_client import REGISTRY
 
 # One stream per context that publishes events (STYLE.md section 8). Every process that
 # touches a stream declares it with ensure_stream; subscribers refer to it by name only.
@@ -26,12 +29,17 @@ LOW_BALANCE_SUBJECT = "credits.v1.balance.low"
 
 def create_broker(nats_url: str) -> NatsBroker:
     # Reconnect forever: a NATS restart must not take a service down. Its logs go through our
-    # JSON formatter like every other line.
+    # JSON formatter like every other line. Every publish and consume is traced (the W3C context
+    # rides in message headers) and counted in Prometheus (faststream_* metrics).
     return NatsBroker(
         nats_url,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         logger=logging.getLogger("imagegen.events"),
+        middlewares=[
+            NatsTelemetryMiddleware(),
+            NatsPrometheusMiddleware(registry=REGISTRY, app_name="imagegen", metrics_prefix="imagegen_nats"),
+        ],
     )
 
 

@@ -1,19 +1,24 @@
-"""gRPC channels to peer services: request ids forwarded, a deadline on every call."""
+"""gRPC channels to peer services: request ids and trace context forwarded, a deadline on every
+call, each call counted, timed and traced."""
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from opentelemetry import trace
 
+from imagegen_platform import tracing
 from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
+from imagegen_platform.metrics import GRPC_CLIENT_HANDLED, GRPC_CLIENT_SECONDS
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 
 
 class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Adds the current request id and a default deadline to every unary call."""
+    """Adds the current request id, trace context and a default deadline to every unary call."""
 
     def __init__(self, timeout_seconds: float) -> None:
         self.timeout_seconds = timeout_seconds
@@ -24,18 +29,34 @@ class _ContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         client_call_details: grpc.aio.ClientCallDetails,
         request: Any,
     ) -> Any:
-        metadata = list(client_call_details.metadata or ())
-        request_id = request_id_var.get()
-        if request_id:
-            metadata.append((REQUEST_ID_HEADER, request_id))
-        details = grpc.aio.ClientCallDetails(
-            method=client_call_details.method,
-            timeout=client_call_details.timeout or self.timeout_seconds,
-            metadata=grpc.aio.Metadata(*metadata),
-            credentials=client_call_details.credentials,
-            wait_for_ready=client_call_details.wait_for_ready,
-        )
-        return await continuation(details, request)
+        method = client_call_details.method
+        method = method.decode() if isinstance(method, bytes) else method
+        with tracing.tracer.start_as_current_span(method.lstrip("/"), kind=trace.SpanKind.CLIENT) as span:
+            metadata = list(client_call_details.metadata or ())
+            request_id = request_id_var.get()
+            if request_id:
+                metadata.append((REQUEST_ID_HEADER, request_id))
+            tracing.inject_metadata(metadata)
+            details = grpc.aio.ClientCallDetails(
+                method=client_call_details.method,
+                timeout=client_call_details.timeout or self.timeout_seconds,
+                metadata=grpc.aio.Metadata(*metadata),
+                credentials=client_call_details.credentials,
+                wait_for_ready=client_call_details.wait_for_ready,
+            )
+            started = time.perf_counter()
+            code = "OK"
+            try:
+                # The call object resolves to the response; awaiting it here makes failures visible.
+                call = await continuation(details, request)
+                return await call
+            except grpc.aio.AioRpcError as error:
+                code = error.code().name
+                span.set_attribute("rpc.grpc.status_code", code)
+                raise
+            finally:
+                GRPC_CLIENT_HANDLED.labels(method, code).inc()
+                GRPC_CLIENT_SECONDS.labels(method).observe(time.perf_counter() - started)
 
 
 def open_channel(address: str, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> grpc.aio.Channel:

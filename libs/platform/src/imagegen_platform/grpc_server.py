@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -11,9 +12,13 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 
+from imagegen_platform import tracing
 from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 from imagegen_platform.errors import DomainError, ErrorKind
+from imagegen_platform.metrics import GRPC_SERVER_HANDLED, GRPC_SERVER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +47,25 @@ def status_for(error: DomainError) -> status_pb2.Status:
     return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=[detail])
 
 
+# Codes that mean the server, not the caller, failed: errors in traces and in alerts.
+SERVER_FAULTS = frozenset(
+    {"UNKNOWN", "INTERNAL", "UNAVAILABLE", "DEADLINE_EXCEEDED", "DATA_LOSS", "UNIMPLEMENTED"}
+)
+_CODE_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
+
+
+def _code_name(code: Any) -> str:
+    """The name of a status code, whichever form grpc.aio hands it in (None before any is set)."""
+    if code is None:
+        return "OK"
+    if isinstance(code, grpc.StatusCode):
+        return code.name
+    return _CODE_NAMES.get(code, str(code))
+
+
 class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
-    """Sets the request id for logs and turns domain errors into rich statuses; bugs become INTERNAL."""
+    """Sets the request id and trace context for logs, turns domain errors into rich statuses (bugs
+    become INTERNAL), and counts and times every RPC."""
 
     async def intercept_service(
         self,
@@ -60,6 +82,10 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
 
         async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = request_id_var.set(request_id)
+            trace_token = otel_context.attach(tracing.extract(metadata))
+            started = time.perf_counter()
+            span = tracing.tracer.start_span(method.lstrip("/"), kind=trace.SpanKind.SERVER)
+            span_token = otel_context.attach(trace.set_span_in_context(span))
             try:
                 return await inner(request, context)
             except DomainError as error:
@@ -77,6 +103,15 @@ class ErrorAndContextInterceptor(grpc.aio.ServerInterceptor):
                 log.exception("unhandled error", extra={"method": method})
                 await context.abort(grpc.StatusCode.INTERNAL, "internal error")
             finally:
+                code_name = _code_name(context.code())
+                GRPC_SERVER_HANDLED.labels(method, code_name).inc()
+                GRPC_SERVER_SECONDS.labels(method).observe(time.perf_counter() - started)
+                span.set_attribute("rpc.grpc.status_code", code_name)
+                if code_name in SERVER_FAULTS:
+                    span.set_status(trace.StatusCode.ERROR)
+                span.end()
+                otel_context.detach(span_token)
+                otel_context.detach(trace_token)
                 request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

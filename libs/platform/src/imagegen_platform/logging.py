@@ -1,10 +1,12 @@
-"""Structured JSON logs, one object per line, with the request id of the current context."""
+"""Structured JSON logs, one object per line, with the request id and trace ids of the current
+context (job ids come as the `jobId` field of the lines about a job)."""
 
 import json
 import logging
 import sys
 from datetime import UTC, datetime
 
+from imagegen_platform import tracing
 from imagegen_platform.context import request_id_var
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -26,6 +28,7 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["requestId"] = request_id
+        entry.update(tracing.ids())
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

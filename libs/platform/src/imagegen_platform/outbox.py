@@ -3,6 +3,9 @@
 A crash between commit and publish cannot lose an event (the row stays unsent and is relayed
 later), and a crash after publish but before marking the row sent cannot duplicate it for
 consumers: the row id is the JetStream message id, which the stream deduplicates.
+
+Each row keeps the W3C traceparent of the span that wrote it; the relay publishes under that
+context, so a consumer's spans join the trace of the request that caused the event.
 """
 
 import asyncio
@@ -11,6 +14,7 @@ import uuid
 
 from faststream.nats import NatsBroker
 from google.protobuf.message import Message
+from opentelemetry import context as otel_context
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,7 +30,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from imagegen_platform import tracing
 from imagegen_platform.context import REQUEST_ID_HEADER
+from imagegen_platform.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +47,7 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("subject", String, nullable=False),
         Column("payload", LargeBinary, nullable=False),
         Column("request_id", String),
+        Column("traceparent", String),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
     )
@@ -56,6 +63,7 @@ async def add_event(
             subject=subject,
             payload=event.SerializeToString(),
             request_id=request_id,
+            traceparent=tracing.current_traceparent(),
         )
     )
 
@@ -96,7 +104,13 @@ class OutboxRelay:
                 headers = {"Nats-Msg-Id": row.id}
                 if row.request_id:
                     headers[REQUEST_ID_HEADER] = row.request_id
-                await self.broker.publish(row.payload, row.subject, headers=headers, stream=self.stream)
+                # The broker's telemetry middleware injects the publish span's context into headers.
+                token = otel_context.attach(tracing.context_from_traceparent(row.traceparent))
+                try:
+                    await self.broker.publish(row.payload, row.subject, headers=headers, stream=self.stream)
+                finally:
+                    otel_context.detach(token)
+                OUTBOX_PUBLISHED.labels(row.subject).inc()
             if rows:
                 await connection.execute(
                     update(self.table)
@@ -114,6 +128,7 @@ class OutboxRelay:
             except Exception:
                 # NATS or Postgres may be restarting; rows stay unsent and are retried.
                 log.exception("outbox relay failed; retrying")
+                OUTBOX_FAILURES.inc()
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent < self.batch_size:

@@ -6,6 +6,7 @@ from pathlib import Path
 import uvicorn
 from imagegen_platform import db
 from imagegen_platform.logging import configure_logging
+from imagegen_platform.tracing import configure_tracing
 
 from imagegen_gateway.adapters.tables import SCHEMA
 from imagegen_gateway.app import create_app
@@ -27,6 +28,7 @@ def main() -> None:
     if args.command == "migrate":
         migrate(settings.database_url)
     else:
+        configure_tracing("gateway")
         uvicorn.run(
             create_app(settings),
             host=settings.http_host,

@@ -14,7 +14,9 @@ from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
 from imagegen_gateway.adapters.services import Services
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
-from imagegen_gateway.routes import credits, generate, jobs, reference_models, webhooks
+from imagegen_gateway.observability import ObservabilityMiddleware
+from imagegen_gateway.observability import router as metrics_router
+from imagegen_gateway.routes import credits, generate, images, jobs, reference_models, webhooks
 
 
 class RequestIdMiddleware:
@@ -90,14 +92,21 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description="Train LoRA image models on a reference catalog and generate images, paid with credits.",
         version="1.0.0",
         lifespan=lifespan,
+        # ObservabilityMiddleware makes the request spans: it also continues a job's trace from
+        # the fal webhook URL, which FastAPI's own spans (headers only) cannot.
+        telemetry={"tracing": False},
     )
 
     app.add_middleware(JsonByDefaultMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost, so its span and timing cover every other middleware.
+    app.add_middleware(ObservabilityMiddleware)
     install_error_handlers(app)
+    app.include_router(metrics_router)
     for router in (
         generate.router,
         jobs.router,
+        images.router,
         credits.router,
         reference_models.router,
         webhooks.router,

@@ -33,13 +33,28 @@ class JobError(PublicModel):
     message: str
 
 
+ImageStatus = Literal["available", "expired", "deleted"]
+
+
 class ResultImage(PublicModel):
     id: str
-    url: str
-    expires_at: datetime
+    # available: `url` reads it until `expiresAt`; expired (retention) or deleted: no URL.
+    status: ImageStatus
+    url: str | None
+    expires_at: datetime | None
+    # When retention removes the file (for an expired one: when it expired); null: kept with its job.
+    available_until: datetime | None
     width: int
     height: int
     content_type: str
+    # The provider's safety checker blanked this image; it was not charged.
+    nsfw: bool = False
+
+
+class ImagePublic(ResultImage):
+    job_id: str
+    size_bytes: int
+    created_at: datetime
 
 
 class JobResult(PublicModel):

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.generation.v1 import generation_pb2
 from imagegen.models.v1 import models_pb2
+from imagegen.storage.v1 import storage_pb2
 
 from imagegen_gateway import schemas
 
@@ -26,7 +27,39 @@ def utc(value: Timestamp) -> datetime:
     return value.ToDatetime(tzinfo=UTC)
 
 
-def job_public(job: generation_pb2.Job, signed_urls: dict[str, tuple[str, datetime]]) -> schemas.JobPublic:
+_IMAGE_STATUS = {
+    storage_pb2.FILE_STATE_STORED: "available",
+    storage_pb2.FILE_STATE_EXPIRED: "expired",
+    storage_pb2.FILE_STATE_DELETED: "deleted",
+}
+
+
+def image_access(signed: storage_pb2.SignedUrl) -> dict:
+    """The read part of an image: a URL while available, else its status and date, never a dead link."""
+    status = _IMAGE_STATUS[signed.state]
+    available = status == "available"
+    return {
+        "status": status,
+        "url": signed.url if available else None,
+        "expires_at": utc(signed.expires_at) if available else None,
+        "available_until": utc(signed.file_expires_at) if signed.HasField("file_expires_at") else None,
+    }
+
+
+def image_public(file: storage_pb2.StoredFile, signed: storage_pb2.SignedUrl) -> schemas.ImagePublic:
+    return schemas.ImagePublic(
+        id=file.id,
+        job_id=file.owner_id,
+        width=file.width,
+        height=file.height,
+        content_type=file.content_type,
+        size_bytes=file.size_bytes,
+        created_at=utc(file.created_at),
+        **image_access(signed),
+    )
+
+
+def job_public(job: generation_pb2.Job, signed_urls: dict[str, storage_pb2.SignedUrl]) -> schemas.JobPublic:
     given = job.image_generation
     status = _STATUS[job.status]
     result = None
@@ -35,11 +68,11 @@ def job_public(job: generation_pb2.Job, signed_urls: dict[str, tuple[str, dateti
             images=[
                 schemas.ResultImage(
                     id=image.file_id,
-                    url=signed_urls[image.file_id][0],
-                    expires_at=signed_urls[image.file_id][1],
                     width=image.width,
                     height=image.height,
                     content_type=image.content_type,
+                    nsfw=image.nsfw,
+                    **image_access(signed_urls[image.file_id]),
                 )
                 for image in job.images
             ]

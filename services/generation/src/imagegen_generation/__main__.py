@@ -19,6 +19,7 @@ from imagegen_generation.bootstrap import build_generation
 from imagegen_generation.config import GenerationSettings
 from imagegen_generation.entrypoints.grpc_servicer import GenerationServicer
 from imagegen_generation.entrypoints.worker import provider_loop, register_worker
+from imagegen_generation.metrics import queue_metrics_loop
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -45,6 +46,16 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
         tasks.append(
             asyncio.create_task(
                 provider_loop(generation, poll_after, settings.provider_poll_interval_seconds)
+            )
+        )
+        tasks.append(
+            asyncio.create_task(
+                queue_metrics_loop(
+                    generation.engine,
+                    broker,
+                    GENERATION_STREAM_CONFIG.name,
+                    settings.queue_metrics_interval_seconds,
+                )
             )
         )
 

@@ -9,6 +9,10 @@ class GenerationSettings(ServiceSettings):
     grpc_port: int = 50052
     # The worker process serves only gRPC health checks, on its own port.
     worker_health_port: int = 50055
+    # The worker's Prometheus /metrics port (metrics_port is the gRPC service's); 0 serves none.
+    worker_metrics_port: int = Field(default=0, ge=0, le=65535)
+    # How often the worker reads queue depth and age and jobs by status for its metrics.
+    queue_metrics_interval_seconds: float = 5.0
     nats_url: str = "nats://127.0.0.1:4222"
     # Copies a JetStream cluster keeps of the streams this service declares (3 in production).
     stream_replicas: int = Field(default=1, ge=1, le=5)

@@ -1,5 +1,7 @@
-"""`imagegen-storage migrate` upgrades the schema; `imagegen-storage serve` runs gRPC."""
+"""`imagegen-storage migrate` upgrades the schema; `serve` runs gRPC; `cleanup` removes due files."""
 
+import asyncio
+import logging
 from pathlib import Path
 
 from imagegen.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
@@ -10,8 +12,10 @@ from imagegen_storage.adapters.tables import SCHEMA
 from imagegen_storage.bootstrap import build_storage
 from imagegen_storage.config import StorageSettings
 from imagegen_storage.entrypoints.grpc_servicer import StorageServicer
+from imagegen_storage.service_layer import handlers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+log = logging.getLogger(__name__)
 
 
 def migrate(database_url: str) -> None:
@@ -21,6 +25,9 @@ def migrate(database_url: str) -> None:
 async def serve(settings: StorageSettings) -> None:
     storage = build_storage(settings)
     await storage.blobs.ensure_bucket()
+    # The bucket expires objects by their retention tag even if the cleanup never runs.
+    if await storage.blobs.apply_lifecycle(storage.retention.all_days()):
+        log.info("applied the bucket's lifecycle rules")
 
     def register(server):
         storage_service_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(storage), server)
@@ -38,8 +45,28 @@ async def serve(settings: StorageSettings) -> None:
         await storage.engine.dispose()
 
 
+async def cleanup(settings: StorageSettings) -> None:
+    """Remove expired and deleted files once, or every STORAGE_CLEANUP_EVERY_SECONDS until stopped."""
+    storage = build_storage(settings)
+    try:
+        if settings.cleanup_every_seconds <= 0:
+            # One run; a failure exits non-zero so the CronJob records it and retries.
+            await handlers.cleanup(storage, settings.cleanup_batch_size)
+            return
+        while True:
+            try:
+                await handlers.cleanup(storage, settings.cleanup_batch_size)
+            except Exception:
+                # The next run retries whatever this one left: rows are marked only after deletion.
+                log.exception("cleanup failed; retrying at the next run")
+            await asyncio.sleep(settings.cleanup_every_seconds)
+    finally:
+        await storage.fetcher.close()
+        await storage.engine.dispose()
+
+
 def main() -> None:
-    service_main("storage", StorageSettings, migrate, {"serve": serve})
+    service_main("storage", StorageSettings, migrate, {"serve": serve, "cleanup": cleanup})
 
 
 if __name__ == "__main__":

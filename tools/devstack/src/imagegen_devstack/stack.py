@@ -57,6 +57,12 @@ class StackPorts:
     nats_monitor: int = 18222
     s3: int = 19000
     fal: int = 18443
+    # Prometheus /metrics of each gRPC process (the gateway serves its own on its HTTP port).
+    models_metrics: int = 19101
+    generation_metrics: int = 19102
+    credits_metrics: int = 19103
+    storage_metrics: int = 19104
+    generation_worker_metrics: int = 19105
 
     @classmethod
     def free(cls) -> "StackPorts":
@@ -97,6 +103,17 @@ class LocalStack:
     @property
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.gateway}"
+
+    def metrics_urls(self) -> dict[str, str]:
+        """Every process's Prometheus endpoint, by process name."""
+        ports = self.ports
+        return {
+            "gateway": f"{self.gateway_url}/metrics",
+            **{
+                name: f"http://127.0.0.1:{getattr(ports, name.replace('-', '_') + '_metrics')}/metrics"
+                for name in ("models", "generation", "generation-worker", "credits", "storage")
+            },
+        }
 
     @property
     def database_url(self) -> str:
@@ -145,6 +162,10 @@ class LocalStack:
             "STORAGE_S3_ENDPOINT_URL": self.s3.endpoint_url,
             "STORAGE_AWS_ACCESS_KEY_ID": "local",
             "STORAGE_AWS_SECRET_ACCESS_KEY": "local-secret",
+            # The emulator's result files are on loopback, which production storage refuses to fetch.
+            "STORAGE_FETCH_ALLOWED_NETWORKS": '["127.0.0.0/8", "::1/128"]',
+            # `storage cleanup` runs beside the services and removes expired files every minute.
+            "STORAGE_CLEANUP_EVERY_SECONDS": "60",
             "GENERATION_GRPC_PORT": str(ports.generation),
             "GENERATION_WORKER_HEALTH_PORT": str(ports.generation_worker),
             "GENERATION_DATABASE_URL": self.database_url,
@@ -154,6 +175,11 @@ class LocalStack:
             "GENERATION_STORAGE_ADDR": addr["storage"],
             "GENERATION_FAL_KEY": FAL_KEY,
             "GENERATION_WEBHOOK_BASE_URL": self.gateway_url,
+            "MODELS_METRICS_PORT": str(ports.models_metrics),
+            "GENERATION_METRICS_PORT": str(ports.generation_metrics),
+            "GENERATION_WORKER_METRICS_PORT": str(ports.generation_worker_metrics),
+            "CREDITS_METRICS_PORT": str(ports.credits_metrics),
+            "STORAGE_METRICS_PORT": str(ports.storage_metrics),
         }
         env.update({name: os.environ.get(name, default) for name, default in STRIPE_DEFAULTS.items()})
         for prefix in ("GATEWAY", "MODELS", "CREDITS", "STORAGE", "GENERATION"):
@@ -237,6 +263,8 @@ class LocalStack:
         started = [(self._spawn(name, args), port) for name, args, port in services]
         for process, port in started:
             process.wait_ready(lambda port=port: tcp_is_open("127.0.0.1", port), timeout=60)
+        # Retention's second layer (the first is the bucket's lifecycle rule); it listens on nothing.
+        self._spawn("storage-cleanup", ["-m", "imagegen_storage", "cleanup"])
 
     def create_team(self, name: str, plan: str) -> dict[str, str]:
         """What `imagegen-admin create-team` does, in this process (a thread with its own event loop,

@@ -57,16 +57,18 @@ class JobError(_message.Message):
     def __init__(self, code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class JobImage(_message.Message):
-    __slots__ = ("file_id", "width", "height", "content_type")
+    __slots__ = ("file_id", "width", "height", "content_type", "nsfw")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    NSFW_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     width: int
     height: int
     content_type: str
-    def __init__(self, file_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., content_type: _Optional[str] = ...) -> None: ...
+    nsfw: bool
+    def __init__(self, file_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., content_type: _Optional[str] = ..., nsfw: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("id", "team_id", "type", "status", "image_generation", "estimated_credits_hundredths", "charged_credits_hundredths", "refunded_credits_hundredths", "progress", "error", "images", "created_at", "started_at", "finished_at", "queue_position", "attempts")

@@ -13,11 +13,30 @@ class FileKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FILE_KIND_UNSPECIFIED: _ClassVar[FileKind]
     FILE_KIND_GENERATED_IMAGE: _ClassVar[FileKind]
+    FILE_KIND_TRAINING_ZIP: _ClassVar[FileKind]
+    FILE_KIND_TRAINING_IMAGE: _ClassVar[FileKind]
+    FILE_KIND_LORA_WEIGHTS: _ClassVar[FileKind]
+    FILE_KIND_PREVIEW: _ClassVar[FileKind]
+
+class FileState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FILE_STATE_UNSPECIFIED: _ClassVar[FileState]
+    FILE_STATE_STORED: _ClassVar[FileState]
+    FILE_STATE_EXPIRED: _ClassVar[FileState]
+    FILE_STATE_DELETED: _ClassVar[FileState]
 FILE_KIND_UNSPECIFIED: FileKind
 FILE_KIND_GENERATED_IMAGE: FileKind
+FILE_KIND_TRAINING_ZIP: FileKind
+FILE_KIND_TRAINING_IMAGE: FileKind
+FILE_KIND_LORA_WEIGHTS: FileKind
+FILE_KIND_PREVIEW: FileKind
+FILE_STATE_UNSPECIFIED: FileState
+FILE_STATE_STORED: FileState
+FILE_STATE_EXPIRED: FileState
+FILE_STATE_DELETED: FileState
 
 class StoredFile(_message.Message):
-    __slots__ = ("id", "team_id", "kind", "owner_id", "content_type", "size_bytes", "sha256_hex", "width", "height", "created_at", "expires_at")
+    __slots__ = ("id", "team_id", "kind", "owner_id", "content_type", "size_bytes", "sha256_hex", "width", "height", "created_at", "expires_at", "state", "removed_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -29,6 +48,8 @@ class StoredFile(_message.Message):
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     team_id: str
     kind: FileKind
@@ -40,14 +61,20 @@ class StoredFile(_message.Message):
     height: int
     created_at: _timestamp_pb2.Timestamp
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., kind: _Optional[_Union[FileKind, str]] = ..., owner_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256_hex: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    state: FileState
+    removed_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., kind: _Optional[_Union[FileKind, str]] = ..., owner_id: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., sha256_hex: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[FileState, str]] = ..., removed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class SignedUrl(_message.Message):
-    __slots__ = ("file_id", "url", "expires_at")
+    __slots__ = ("file_id", "url", "expires_at", "state", "file_expires_at")
     FILE_ID_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FILE_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     file_id: str
     url: str
     expires_at: _timestamp_pb2.Timestamp
-    def __init__(self, file_id: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    state: FileState
+    file_expires_at: _timestamp_pb2.Timestamp
+    def __init__(self, file_id: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[FileState, str]] = ..., file_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imagegen.storage.v1 import storage_pb2 as imagegen_dot_storage_dot_v1_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/storage/v1/storage_service.proto\x12\x13imagegen.storage.v1\x1a!imagegen/storage/v1/storage.proto\"\x90\x01\n\x11ImportFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"C\n\x12ImportFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\"8\n\x13SignFileUrlsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ile_ids\x18\x02 \x03(\t\"K\n\x14SignFileUrlsResponse\x12\x33\n\x0bsigned_urls\x18\x01 \x03(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl2\xd4\x01\n\x0eStorageService\x12]\n\nImportFile\x12&.imagegen.storage.v1.ImportFileRequest\x1a\'.imagegen.storage.v1.ImportFileResponse\x12\x63\n\x0cSignFileUrls\x12(.imagegen.storage.v1.SignFileUrlsRequest\x1a).imagegen.storage.v1.SignFileUrlsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/storage/v1/storage_service.proto\x12\x13imagegen.storage.v1\x1a!imagegen/storage/v1/storage.proto\"\x9e\x01\n\x11ImportFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0c\n\x04plan\x18\x06 \x01(\t\"C\n\x12ImportFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\"8\n\x13SignFileUrlsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ile_ids\x18\x02 \x03(\t\"K\n\x14SignFileUrlsResponse\x12\x33\n\x0bsigned_urls\x18\x01 \x03(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"2\n\x0eGetFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\"t\n\x0fGetFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\x12\x32\n\nsigned_url\x18\x02 \x01(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"<\n\x17\x44\x65leteOwnerFilesRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"*\n\x18\x44\x65leteOwnerFilesResponse\x12\x0e\n\x06marked\x18\x01 \x01(\x05\x32\x9b\x03\n\x0eStorageService\x12]\n\nImportFile\x12&.imagegen.storage.v1.ImportFileRequest\x1a\'.imagegen.storage.v1.ImportFileResponse\x12\x63\n\x0cSignFileUrls\x12(.imagegen.storage.v1.SignFileUrlsRequest\x1a).imagegen.storage.v1.SignFileUrlsResponse\x12T\n\x07GetFile\x12#.imagegen.storage.v1.GetFileRequest\x1a$.imagegen.storage.v1.GetFileResponse\x12o\n\x10\x44\x65leteOwnerFiles\x12,.imagegen.storage.v1.DeleteOwnerFilesRequest\x1a-.imagegen.storage.v1.DeleteOwnerFilesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,21 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.storage.v1.storage
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_IMPORTFILEREQUEST']._serialized_start=102
-  _globals['_IMPORTFILEREQUEST']._serialized_end=246
-  _globals['_IMPORTFILERESPONSE']._serialized_start=248
-  _globals['_IMPORTFILERESPONSE']._serialized_end=315
-  _globals['_SIGNFILEURLSREQUEST']._serialized_start=317
-  _globals['_SIGNFILEURLSREQUEST']._serialized_end=373
-  _globals['_SIGNFILEURLSRESPONSE']._serialized_start=375
-  _globals['_SIGNFILEURLSRESPONSE']._serialized_end=450
-  _globals['_STORAGESERVICE']._serialized_start=453
-  _globals['_STORAGESERVICE']._serialized_end=665
+  _globals['_IMPORTFILEREQUEST']._serialized_end=260
+  _globals['_IMPORTFILERESPONSE']._serialized_start=262
+  _globals['_IMPORTFILERESPONSE']._serialized_end=329
+  _globals['_SIGNFILEURLSREQUEST']._serialized_start=331
+  _globals['_SIGNFILEURLSREQUEST']._serialized_end=387
+  _globals['_SIGNFILEURLSRESPONSE']._serialized_start=389
+  _globals['_SIGNFILEURLSRESPONSE']._serialized_end=464
+  _globals['_GETFILEREQUEST']._serialized_start=466
+  _globals['_GETFILEREQUEST']._serialized_end=516
+  _globals['_GETFILERESPONSE']._serialized_start=518
+  _globals['_GETFILERESPONSE']._serialized_end=634
+  _globals['_DELETEOWNERFILESREQUEST']._serialized_start=636
+  _globals['_DELETEOWNERFILESREQUEST']._serialized_end=696
+  _globals['_DELETEOWNERFILESRESPONSE']._serialized_start=698
+  _globals['_DELETEOWNERFILESRESPONSE']._serialized_end=740
+  _globals['_STORAGESERVICE']._serialized_start=743
+  _globals['_STORAGESERVICE']._serialized_end=1154
 # @@protoc_insertion_point(module_scope)

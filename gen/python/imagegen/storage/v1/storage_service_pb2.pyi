@@ -8,18 +8,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ImportFileRequest(_message.Message):
-    __slots__ = ("team_id", "kind", "owner_id", "source_url", "idempotency_key")
+    __slots__ = ("team_id", "kind", "owner_id", "source_url", "idempotency_key", "plan")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     SOURCE_URL_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PLAN_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     kind: _storage_pb2.FileKind
     owner_id: str
     source_url: str
     idempotency_key: str
-    def __init__(self, team_id: _Optional[str] = ..., kind: _Optional[_Union[_storage_pb2.FileKind, str]] = ..., owner_id: _Optional[str] = ..., source_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    plan: str
+    def __init__(self, team_id: _Optional[str] = ..., kind: _Optional[_Union[_storage_pb2.FileKind, str]] = ..., owner_id: _Optional[str] = ..., source_url: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., plan: _Optional[str] = ...) -> None: ...
 
 class ImportFileResponse(_message.Message):
     __slots__ = ("file",)
@@ -40,3 +42,33 @@ class SignFileUrlsResponse(_message.Message):
     SIGNED_URLS_FIELD_NUMBER: _ClassVar[int]
     signed_urls: _containers.RepeatedCompositeFieldContainer[_storage_pb2.SignedUrl]
     def __init__(self, signed_urls: _Optional[_Iterable[_Union[_storage_pb2.SignedUrl, _Mapping]]] = ...) -> None: ...
+
+class GetFileRequest(_message.Message):
+    __slots__ = ("team_id", "file_id")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    file_id: str
+    def __init__(self, team_id: _Optional[str] = ..., file_id: _Optional[str] = ...) -> None: ...
+
+class GetFileResponse(_message.Message):
+    __slots__ = ("file", "signed_url")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    SIGNED_URL_FIELD_NUMBER: _ClassVar[int]
+    file: _storage_pb2.StoredFile
+    signed_url: _storage_pb2.SignedUrl
+    def __init__(self, file: _Optional[_Union[_storage_pb2.StoredFile, _Mapping]] = ..., signed_url: _Optional[_Union[_storage_pb2.SignedUrl, _Mapping]] = ...) -> None: ...
+
+class DeleteOwnerFilesRequest(_message.Message):
+    __slots__ = ("team_id", "owner_id")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    OWNER_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    owner_id: str
+    def __init__(self, team_id: _Optional[str] = ..., owner_id: _Optional[str] = ...) -> None: ...
+
+class DeleteOwnerFilesResponse(_message.Message):
+    __slots__ = ("marked",)
+    MARKED_FIELD_NUMBER: _ClassVar[int]
+    marked: int
+    def __init__(self, marked: _Optional[int] = ...) -> None: ...

@@ -45,6 +45,16 @@ class StorageServiceStub:
                 request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsRequest.SerializeToString,
                 response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsResponse.FromString,
                 _registered_method=True)
+        self.GetFile = channel.unary_unary(
+                '/imagegen.storage.v1.StorageService/GetFile',
+                request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileRequest.SerializeToString,
+                response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileResponse.FromString,
+                _registered_method=True)
+        self.DeleteOwnerFiles = channel.unary_unary(
+                '/imagegen.storage.v1.StorageService/DeleteOwnerFiles',
+                request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.SerializeToString,
+                response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -59,7 +69,21 @@ class StorageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def SignFileUrls(self, request, context):
-        """SignFileUrls returns fresh read URLs for a team's files.
+        """SignFileUrls returns fresh read URLs for a team's files; expired or deleted files say so instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFile(self, request, context):
+        """GetFile returns one of a team's files with a fresh read URL when it can still be read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOwnerFiles(self, request, context):
+        """DeleteOwnerFiles removes every file of a job or model; the cleanup removes the objects.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -77,6 +101,16 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.SignFileUrls,
                     request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsRequest.FromString,
                     response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsResponse.SerializeToString,
+            ),
+            'GetFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFile,
+                    request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileRequest.FromString,
+                    response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileResponse.SerializeToString,
+            ),
+            'DeleteOwnerFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOwnerFiles,
+                    request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.FromString,
+                    response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +168,60 @@ class StorageService:
             '/imagegen.storage.v1.StorageService/SignFileUrls',
             imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsRequest.SerializeToString,
             imagegen_dot_storage_dot_v1_dot_storage__service__pb2.SignFileUrlsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.storage.v1.StorageService/GetFile',
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileRequest.SerializeToString,
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.GetFileResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteOwnerFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.storage.v1.StorageService/DeleteOwnerFiles',
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.SerializeToString,
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

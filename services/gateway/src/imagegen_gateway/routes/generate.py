@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Response
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
-from imagegen.storage.v1 import storage_service_pb2
+from imagegen.storage.v1 import storage_pb2, storage_service_pb2
 
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.adapters.services import Services
@@ -17,15 +17,15 @@ router = APIRouter(prefix="/api/generate", tags=["generation"])
 
 
 async def job_with_urls(services: Services, team_id: str, job: generation_pb2.Job) -> schemas.JobPublic:
-    """The public job, with a freshly signed URL for each stored image."""
-    signed = {}
+    """The public job, with a freshly signed URL for each stored image (or its expired state)."""
+    signed: dict[str, storage_pb2.SignedUrl] = {}
     if job.images:
         response = await services.storage.SignFileUrls(
             storage_service_pb2.SignFileUrlsRequest(
                 team_id=team_id, file_ids=[image.file_id for image in job.images]
             )
         )
-        signed = {item.file_id: (item.url, translate.utc(item.expires_at)) for item in response.signed_urls}
+        signed = {item.file_id: item for item in response.signed_urls}
     return translate.job_public(job, signed)
 
 

@@ -1,9 +1,13 @@
-"""Jobs of every kind: list, read, cancel."""
+"""Jobs of every kind: list, read, follow, cancel."""
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 
@@ -84,6 +88,51 @@ async def get_job(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> sch
         generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
     )
     return await job_with_urls(services, team_id, response.job)
+
+
+# How often a followed job is re-read, and how often an idle stream sends a keep-alive comment.
+EVENTS_POLL_SECONDS = 0.5
+EVENTS_KEEPALIVE_SECONDS = 15.0
+_TERMINAL = {
+    generation_pb2.JOB_STATUS_COMPLETED,
+    generation_pb2.JOB_STATUS_FAILED,
+    generation_pb2.JOB_STATUS_CANCELLED,
+}
+
+
+@router.get(
+    "/{job_id}/events",
+    responses={200: {"content": {"text/event-stream": {}}, "description": "`job` events until the job ends"}},
+)
+async def job_events(
+    job_id: str, request: Request, team_id: TeamIdDep, services: ServicesDep
+) -> StreamingResponse:
+    """Server-sent events: the job each time its status or progress changes, ending when it finishes."""
+    get = generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
+    # Read once before answering, so an unknown job is a JSON 404, not an empty stream.
+    first = (await services.generation.GetJob(get)).job
+
+    async def events(job: generation_pb2.Job) -> AsyncIterator[str]:
+        sent, number, quiet_since = None, 0, time.monotonic()
+        while True:
+            body = (await job_with_urls(services, team_id, job)).model_dump_json(by_alias=True)
+            if body != sent:
+                number += 1
+                sent, quiet_since = body, time.monotonic()
+                yield f"event: job\nid: {number}\ndata: {body}\n\n"
+            elif time.monotonic() - quiet_since > EVENTS_KEEPALIVE_SECONDS:
+                quiet_since = time.monotonic()
+                yield ": keep-alive\n\n"
+            if job.status in _TERMINAL or await request.is_disconnected():
+                return
+            await asyncio.sleep(EVENTS_POLL_SECONDS)
+            job = (await services.generation.GetJob(get)).job
+
+    return StreamingResponse(
+        events(first),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.delete("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)

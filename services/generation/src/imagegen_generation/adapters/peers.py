@@ -5,7 +5,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import json_format
-from imagegen.credits.v1 import credits_service_pb2, credits_service_pb2_grpc
+from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_service_pb2_grpc
 from imagegen_platform.grpc_client import open_channel
@@ -96,7 +96,14 @@ class Peers:
     async def release(self, key: str) -> None:
         await self.credits.ReleaseCredits(credits_service_pb2.ReleaseCreditsRequest(idempotency_key=key))
 
-    async def import_image(self, team_id: str, job_id: str, position: int, url: str) -> StoredImage:
+    async def plan_name(self, team_id: str) -> str:
+        """The team's plan in effect (free, basic, pro, enterprise), which sets its images' retention."""
+        response = await self.credits.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
+        return credits_pb2.Plan.Name(response.balance.plan).removeprefix("PLAN_").lower()
+
+    async def import_image(
+        self, team_id: str, plan: str, job_id: str, position: int, url: str
+    ) -> StoredImage:
         response = await self.storage.ImportFile(
             storage_service_pb2.ImportFileRequest(
                 team_id=team_id,
@@ -104,6 +111,7 @@ class Peers:
                 owner_id=job_id,
                 source_url=url,
                 idempotency_key=f"{job_id}/{position}",
+                plan=plan,
             )
         )
         stored = response.file

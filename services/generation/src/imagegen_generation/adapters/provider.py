@@ -3,9 +3,13 @@
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import fal_client
 import httpx
+from imagegen_platform import tracing
+
+from imagegen_generation.metrics import observed_provider_call
 
 RETRYABLE_STATUS = {408, 409, 429}
 # fal reports a failed run as "Invalid status code: NNN" (webhook) or an error_type (status).
@@ -50,8 +54,14 @@ class FalProvider:
     def __init__(self, key: str) -> None:
         self.client = fal_client.AsyncClient(key=key)
 
+    @observed_provider_call("submit")
     async def submit(self, endpoint: str, arguments: dict[str, Any], webhook_url: str) -> str:
         """Queue a request at fal; its result arrives at webhook_url. Returns fal's request id."""
+        # The webhook continues this job's trace: fal calls back exactly the URL it was given.
+        traceparent = tracing.current_traceparent()
+        if traceparent:
+            separator = "&" if "?" in webhook_url else "?"
+            webhook_url = f"{webhook_url}{separator}{tracing.TRACEPARENT}={quote(traceparent)}"
         try:
             handle = await self.client.submit(endpoint, arguments, webhook_url=webhook_url)
         except fal_client.FalClientHTTPError as error:
@@ -60,6 +70,7 @@ class FalProvider:
             raise ProviderError(f"fal could not be reached: {error}", retryable=True) from error
         return handle.request_id
 
+    @observed_provider_call("status")
     async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | None:
         """The request's result if it has finished, else None (the fallback for a late webhook)."""
         try:
@@ -77,6 +88,7 @@ class FalProvider:
         except httpx.HTTPError as error:
             raise ProviderError(f"fal could not be reached: {error}", retryable=True) from error
 
+    @observed_provider_call("cancel")
     async def cancel(self, endpoint: str, request_id: str) -> None:
         """Ask fal to stop a request; one that already finished is fine too."""
         try:

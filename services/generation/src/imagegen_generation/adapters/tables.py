@@ -3,6 +3,7 @@
 from imagegen_platform.outbox import outbox_table
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Float,
@@ -74,6 +75,7 @@ job_image = Table(
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("content_type", String, nullable=False),
+    Column("nsfw", Boolean, nullable=False),
 )
 
 outbox = outbox_table(metadata)

@@ -82,6 +82,8 @@ class ImageGenerationRequest:
 @dataclass(frozen=True)
 class ProviderImage:
     url: str
+    # The provider's safety checker flagged (and blanked) this image.
+    nsfw: bool = False
 
 
 def provider_images(payload: Any) -> list[ProviderImage]:
@@ -92,7 +94,15 @@ def provider_images(payload: Any) -> list[ProviderImage]:
     urls = [image.get("url") for image in images if isinstance(image, dict)]
     if len(urls) != len(images) or not all(isinstance(url, str) and url for url in urls):
         raise ValueError("the provider's output has an image without a URL")
-    return [ProviderImage(url) for url in urls]
+    flags = payload.get("has_nsfw_concepts")
+    flags = flags if isinstance(flags, list) and len(flags) == len(urls) else [False] * len(urls)
+    return [ProviderImage(url, flag is True) for url, flag in zip(urls, flags, strict=True)]
+
+
+def charge_for(estimate_hundredths: int, images: list[ProviderImage]) -> int:
+    """The quote, less the share of images the safety checker blanked (rounded in the team's favour)."""
+    safe = sum(not image.nsfw for image in images)
+    return estimate_hundredths * safe // len(images)
 
 
 def provider_error_message(error: str, payload: Any) -> str:

@@ -52,6 +52,7 @@ def job_message(view: JobView) -> generation_pb2.Job:
                 width=image.width,
                 height=image.height,
                 content_type=image.content_type,
+                nsfw=image.nsfw,
             )
             for image in view.images
         ],

@@ -31,6 +31,7 @@ from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
     JobType,
+    charge_for,
     provider_error_message,
     provider_images,
 )
@@ -385,8 +386,9 @@ async def complete_provider_request(
             sources = provider_images(payload)
         except ValueError as invalid:
             return await _fail(gen, row, "invalid_provider_output", str(invalid))
+        plan = await gen.peers.plan_name(row.team_id)
         stored = [
-            await gen.peers.import_image(row.team_id, row.id, position, source.url)
+            await gen.peers.import_image(row.team_id, plan, row.id, position, source.url)
             for position, source in enumerate(sources)
         ]
         async with gen.engine.begin() as connection:
@@ -395,7 +397,7 @@ async def complete_provider_request(
                 row,
                 JobStatus.COMPLETED,
                 "provider succeeded",
-                charge=row.estimated_credits_hundredths,
+                charge=charge_for(row.estimated_credits_hundredths, sources),
                 progress=1.0,
             ):
                 await connection.execute(
@@ -408,8 +410,9 @@ async def complete_provider_request(
                             "width": image.width,
                             "height": image.height,
                             "content_type": image.content_type,
+                            "nsfw": source.nsfw,
                         }
-                        for position, image in enumerate(stored)
+                        for position, (image, source) in enumerate(zip(stored, sources, strict=True))
                     ],
                 )
             return await _load(connection, row.id)

@@ -1,8 +1,11 @@
 """Our bucket, through boto3 (run in threads: boto3 is synchronous)."""
 
 import asyncio
+import base64
+import hashlib
+import logging
+import random
 import time
-from datetime import UTC, datetime, timedelta
 
 import boto3
 from botocore.config import Config
@@ -11,7 +14,55 @@ from imagegen_platform.errors import Unavailable
 
 from imagegen_storage.config import StorageSettings
 
-UPLOAD_ATTEMPTS = 4
+log = logging.getLogger(__name__)
+
+# Objects carry their retention as a tag; one lifecycle rule per retention expires them in S3 even
+# if our cleanup never runs. Rules we own are recognised by their id prefix.
+RETENTION_TAG = "imagegen-retention-days"
+RULE_PREFIX = "imagegen-"
+# Errors worth another attempt: the request may succeed if sent again.
+_TRANSIENT_CODES = {
+    "BadDigest",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeTooSkewed",
+    "ServiceUnavailable",
+    "SlowDown",
+    "Throttling",
+    "ThrottlingException",
+}
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, BotoCoreError):
+        return True
+    if isinstance(error, ClientError):
+        response = error.response
+        status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or response.get("Error", {}).get("Code") in _TRANSIENT_CODES
+    return False
+
+
+def lifecycle_rules(retention_days: set[int]) -> list[dict]:
+    """Our lifecycle rules: expire each retention tag's objects, and abandoned multipart uploads."""
+    rules: list[dict] = [
+        {
+            "ID": f"{RULE_PREFIX}retention-{days}d",
+            "Filter": {"Tag": {"Key": RETENTION_TAG, "Value": str(days)}},
+            "Status": "Enabled",
+            "Expiration": {"Days": days},
+        }
+        for days in sorted(retention_days)
+    ]
+    rules.append(
+        {
+            "ID": f"{RULE_PREFIX}abort-incomplete-uploads",
+            "Filter": {"Prefix": "teams/"},
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+        }
+    )
+    return rules
 
 
 class S3BlobStore:
@@ -26,6 +77,8 @@ class S3BlobStore:
             aws_secret_access_key=secret.get_secret_value() if secret else None,
             config=Config(retries={"max_attempts": 3, "mode": "standard"}, signature_version="s3v4"),
         )
+        self.upload_attempts = settings.upload_attempts
+        self.upload_backoff_seconds = settings.upload_backoff_seconds
 
     def _ensure_bucket(self) -> None:
         try:
@@ -36,9 +89,45 @@ class S3BlobStore:
     async def ensure_bucket(self) -> None:
         await asyncio.to_thread(self._ensure_bucket)
 
-    def _put_verified(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        """Upload, then read back the size: a file counts as stored only once S3 has all of it."""
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+    def _apply_lifecycle(self, retention_days: set[int]) -> bool:
+        """Make our rules the bucket's, keeping anyone else's; no write when nothing changed."""
+        try:
+            current = self.client.get_bucket_lifecycle_configuration(Bucket=self.bucket)["Rules"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "NoSuchLifecycleConfiguration":
+                raise
+            current = []
+        others = [rule for rule in current if not rule.get("ID", "").startswith(RULE_PREFIX)]
+        ours = sorted(
+            (rule for rule in current if rule.get("ID", "").startswith(RULE_PREFIX)),
+            key=lambda rule: rule["ID"],
+        )
+        wanted = lifecycle_rules(retention_days)
+        if ours == sorted(wanted, key=lambda rule: rule["ID"]):
+            return False
+        self.client.put_bucket_lifecycle_configuration(
+            Bucket=self.bucket, LifecycleConfiguration={"Rules": others + wanted}
+        )
+        return True
+
+    async def apply_lifecycle(self, retention_days: set[int]) -> bool:
+        return await asyncio.to_thread(self._apply_lifecycle, retention_days)
+
+    def _put_verified(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        retention_days: int | None,
+    ) -> None:
+        """Upload with checksums S3 checks on arrival, then read back size and checksum: a file
+        counts as stored only once S3 holds exactly these bytes. Transient errors retry with
+        exponential backoff and jitter."""
+        sha256 = hashlib.sha256(data)
+        md5 = hashlib.md5(data, usedforsecurity=False)
+        extra = {"Tagging": f"{RETENTION_TAG}={retention_days}"} if retention_days else {}
+        for attempt in range(1, self.upload_attempts + 1):
             try:
                 self.client.put_object(
                     Bucket=self.bucket,
@@ -46,22 +135,62 @@ class S3BlobStore:
                     Body=data,
                     ContentType=content_type,
                     Metadata=metadata,
+                    ContentMD5=base64.b64encode(md5.digest()).decode(),
+                    ChecksumSHA256=base64.b64encode(sha256.digest()).decode(),
+                    **extra,
                 )
-                head = self.client.head_object(Bucket=self.bucket, Key=key)
-                if head["ContentLength"] == len(data):
+                head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
+                if self._matches(head, len(data), sha256.digest(), md5.hexdigest()):
                     return
-            except (BotoCoreError, ClientError):
-                if attempt == UPLOAD_ATTEMPTS:
+                log.warning("stored object did not verify", extra={"key": key, "attempt": attempt})
+            except (BotoCoreError, ClientError) as error:
+                if not _transient(error) or attempt == self.upload_attempts:
                     raise Unavailable("storage_unavailable", "the file could not be stored") from None
-            time.sleep(0.2 * 2**attempt)
+                log.warning("upload failed, retrying", extra={"key": key, "attempt": attempt})
+            if attempt < self.upload_attempts:
+                delay = self.upload_backoff_seconds * 2 ** (attempt - 1)
+                time.sleep(delay + random.uniform(0, delay))
         raise Unavailable("storage_unverified", "the stored file did not match what was uploaded")
 
-    async def put_verified(self, key: str, data: bytes, content_type: str, metadata: dict[str, str]) -> None:
-        await asyncio.to_thread(self._put_verified, key, data, content_type, metadata)
+    @staticmethod
+    def _matches(head: dict, size: int, sha256: bytes, md5_hex: str) -> bool:
+        """Size, then the strongest checksum S3 reports: SHA-256 when it keeps one, else the ETag,
+        which is the MD5 of a single-part upload (not under SSE-KMS, where S3 keeps SHA-256)."""
+        if head["ContentLength"] != size:
+            return False
+        if head.get("ChecksumSHA256"):
+            return base64.b64decode(head["ChecksumSHA256"]) == sha256
+        etag = head.get("ETag", "").strip('"')
+        return "-" in etag or etag == md5_hex
 
-    def presigned_get(self, key: str, ttl_seconds: int) -> tuple[str, datetime]:
-        # Signing is local computation, no request: cheap enough to run inline.
-        url = self.client.generate_presigned_url(
+    async def put_verified(
+        self,
+        key: str,
+        data: bytes,
+        content_type: str,
+        metadata: dict[str, str],
+        retention_days: int | None = None,
+    ) -> None:
+        await asyncio.to_thread(self._put_verified, key, data, content_type, metadata, retention_days)
+
+    def _delete(self, keys: list[str]) -> None:
+        """Delete objects; a key that is already gone counts as deleted (S3 says so too)."""
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            response = self.client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in chunk], "Quiet": True},
+            )
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise Unavailable("storage_unavailable", f"could not delete {first['Key']}: {first['Code']}")
+
+    async def delete(self, keys: list[str]) -> None:
+        if keys:
+            await asyncio.to_thread(self._delete, keys)
+
+    def sign(self, key: str, ttl_seconds: int) -> str:
+        """An S3 presigned GET. Signing is local computation, no request: cheap enough to run inline."""
+        return self.client.generate_presigned_url(
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=ttl_seconds
         )
-        return url, datetime.now(UTC) + timedelta(seconds=ttl_seconds)

@@ -21,5 +21,7 @@ stored_file = Table(
     Column("height", Integer),
     Column("state", String, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("delete_requested_at", DateTime(timezone=True)),
+    Column("removed_at", DateTime(timezone=True)),
 )

@@ -1,19 +1,50 @@
-"""Storage use cases: import a file into the team's prefix, sign reads of it."""
+"""Storage use cases: import a file into the team's prefix, sign reads of it, remove it when due."""
 
 import hashlib
+import logging
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from imagegen_platform.errors import NotFound
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from imagegen_storage.adapters.fetcher import HttpFetcher
 from imagegen_storage.adapters.s3 import S3BlobStore
 from imagegen_storage.adapters.tables import stored_file
-from imagegen_storage.domain.files import FileKind, expiry, inspect_image, object_key
+from imagegen_storage.domain.files import FileKind, FileState, expiry, inspect_file, object_key, state_at
+
+log = logging.getLogger(__name__)
+
+
+class UrlSigner(Protocol):
+    def sign(self, key: str, ttl_seconds: int) -> str: ...
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Days each kind is kept (None: as long as its job or model); generated images per plan."""
+
+    days_by_kind: dict[FileKind, int | None]
+    generated_image_days_by_plan: dict[str, int] = field(default_factory=dict)
+
+    def days(self, kind: FileKind, plan: str = "") -> int | None:
+        if kind is FileKind.GENERATED_IMAGE and plan in self.generated_image_days_by_plan:
+            return self.generated_image_days_by_plan[plan]
+        return self.days_by_kind.get(kind)
+
+    def all_days(self) -> set[int]:
+        """Every retention an object can carry, one S3 lifecycle rule each."""
+        values = {days for days in self.days_by_kind.values() if days is not None}
+        return values | set(self.generated_image_days_by_plan.values())
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -21,8 +52,21 @@ class Storage:
     engine: AsyncEngine
     blobs: S3BlobStore
     fetcher: HttpFetcher
+    signer: UrlSigner
     url_ttl_seconds: int
-    retention_days: dict[FileKind, int]
+    retention: Retention
+    clock: Callable[[], datetime] = _utc_now
+
+
+@dataclass(frozen=True)
+class Access:
+    """How a file can be read right now: a fresh URL while stored, else its state and date."""
+
+    file_id: str
+    state: FileState
+    url: str | None
+    url_expires_at: datetime | None
+    file_expires_at: datetime | None
 
 
 async def _by_key(storage: Storage, idempotency_key: str):
@@ -42,30 +86,33 @@ async def import_file(
     owner_id: str,
     source_url: str,
     idempotency_key: str,
+    plan: str = "",
 ):
-    """Copy a file into our bucket, verified, and record it; a replay returns the first row."""
+    """Copy a file into our bucket, verified, and record it; a replay returns the first row.
+
+    The row is written only after S3 holds the verified bytes, so no caller ever gets an id whose
+    object is missing."""
     existing = await _by_key(storage, idempotency_key)
     if existing is not None:
         return existing
     data = await storage.fetcher.fetch(source_url)
-    image = inspect_image(data)
+    info = inspect_file(kind, data)
     file_id = str(uuid.uuid4())
-    created_at = datetime.now(UTC)
-    expires_at = expiry(created_at, storage.retention_days[kind])
+    created_at = storage.clock()
+    retention_days = storage.retention.days(kind, plan)
+    expires_at = expiry(created_at, retention_days)
     sha256_hex = hashlib.sha256(data).hexdigest()
-    key = object_key(team_id, kind, owner_id, file_id, image.extension)
-    await storage.blobs.put_verified(
-        key,
-        data,
-        image.content_type,
-        {
-            "team-id": team_id,
-            "kind": kind.value,
-            "owner-id": owner_id,
-            "sha256": sha256_hex,
-            "expires-at": expires_at.isoformat(),
-        },
-    )
+    key = object_key(team_id, kind, owner_id, file_id, info.extension)
+    metadata = {
+        "file-id": file_id,
+        "team-id": team_id,
+        "kind": kind.value,
+        "owner-id": owner_id,
+        "sha256": sha256_hex,
+    }
+    if expires_at is not None:
+        metadata["expires-at"] = expires_at.isoformat()
+    await storage.blobs.put_verified(key, data, info.content_type, metadata, retention_days)
     async with storage.engine.begin() as connection:
         await connection.execute(
             pg_insert(stored_file)
@@ -76,37 +123,126 @@ async def import_file(
                 owner_id=owner_id,
                 idempotency_key=idempotency_key,
                 s3_key=key,
-                content_type=image.content_type,
+                content_type=info.content_type,
                 size_bytes=len(data),
                 sha256_hex=sha256_hex,
-                width=image.width,
-                height=image.height,
-                state="stored",
+                width=info.width,
+                height=info.height,
+                state=FileState.STORED.value,
                 created_at=created_at,
                 expires_at=expires_at,
             )
             # Two concurrent imports with one key: the first row wins; the loser's object is an orphan
-            # under the team's prefix that retention removes.
+            # under the team's prefix that the bucket's lifecycle rule removes.
             .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
         )
     return await _by_key(storage, idempotency_key)
 
 
-async def sign_urls(storage: Storage, team_id: str, file_ids: list[str]) -> list[tuple[str, str, datetime]]:
-    """Fresh read URLs, in request order; another team's file is not found."""
+def access(storage: Storage, row) -> Access:
+    """A fresh URL for a readable file, never outliving the file itself."""
+    now = storage.clock()
+    state = state_at(FileState(row.state), row.expires_at, row.delete_requested_at is not None, now)
+    if state is not FileState.STORED:
+        return Access(row.id, state, None, None, row.expires_at)
+    ttl = storage.url_ttl_seconds
+    if row.expires_at is not None:
+        ttl = max(1, min(ttl, int((row.expires_at - now).total_seconds())))
+    url = storage.signer.sign(row.s3_key, ttl)
+    return Access(row.id, state, url, now + timedelta(seconds=ttl), row.expires_at)
+
+
+async def sign_urls(storage: Storage, team_id: str, file_ids: list[str]) -> list[Access]:
+    """Fresh read URLs, in request order; expired files say so; another team's file is not found."""
     async with storage.engine.connect() as connection:
         rows = (
             await connection.execute(
-                select(stored_file.c.id, stored_file.c.s3_key).where(
-                    stored_file.c.team_id == team_id, stored_file.c.id.in_(file_ids)
-                )
+                select(stored_file).where(stored_file.c.team_id == team_id, stored_file.c.id.in_(file_ids))
             )
         ).all()
-    keys = {row.id: row.s3_key for row in rows}
-    missing = [file_id for file_id in file_ids if file_id not in keys]
+    by_id = {row.id: row for row in rows}
+    missing = [file_id for file_id in file_ids if file_id not in by_id]
     if missing:
         raise NotFound("file_not_found", "no such file", {"fileIds": ",".join(missing)})
-    return [
-        (file_id, *storage.blobs.presigned_get(keys[file_id], storage.url_ttl_seconds))
-        for file_id in file_ids
-    ]
+    return [access(storage, by_id[file_id]) for file_id in file_ids]
+
+
+async def get_file(storage: Storage, team_id: str, file_id: str):
+    """One of the team's files and how to read it; another team's file is not found."""
+    async with storage.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(stored_file).where(stored_file.c.team_id == team_id, stored_file.c.id == file_id)
+            )
+        ).one_or_none()
+    if row is None:
+        raise NotFound("file_not_found", "no such file", {"fileId": file_id})
+    return row, access(storage, row)
+
+
+async def delete_owner_files(storage: Storage, team_id: str, owner_id: str) -> int:
+    """Mark a deleted job's or model's files; they read as deleted at once and the cleanup
+    removes their objects, exactly as it removes expired ones."""
+    async with storage.engine.begin() as connection:
+        result = await connection.execute(
+            update(stored_file)
+            .where(
+                stored_file.c.team_id == team_id,
+                stored_file.c.owner_id == owner_id,
+                stored_file.c.state == FileState.STORED.value,
+                stored_file.c.delete_requested_at.is_(None),
+            )
+            .values(delete_requested_at=storage.clock())
+        )
+    return result.rowcount
+
+
+async def cleanup_batch(storage: Storage, batch_size: int) -> int:
+    """Remove one batch of due files: past their expiry, or their owner deleted.
+
+    Concurrency: the batch's rows are locked FOR UPDATE SKIP LOCKED for the whole transaction, so
+    two cleanups running at once take disjoint batches and never wait on each other; objects are
+    deleted before the rows are marked, so a crash between the two leaves rows that the next run
+    takes again (deleting an absent object succeeds). Returns how many files were removed."""
+    now = storage.clock()
+    async with storage.engine.begin() as connection:
+        rows = (
+            await connection.execute(
+                select(stored_file.c.id, stored_file.c.s3_key, stored_file.c.delete_requested_at)
+                .where(
+                    stored_file.c.state == FileState.STORED.value,
+                    or_(stored_file.c.expires_at <= now, stored_file.c.delete_requested_at.isnot(None)),
+                )
+                .order_by(stored_file.c.expires_at)
+                .limit(batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        if not rows:
+            return 0
+        await storage.blobs.delete([row.s3_key for row in rows])
+        deleted = [row.id for row in rows if row.delete_requested_at is not None]
+        expired = [row.id for row in rows if row.delete_requested_at is None]
+        for ids, state in ((deleted, FileState.DELETED), (expired, FileState.EXPIRED)):
+            if ids:
+                await connection.execute(
+                    update(stored_file)
+                    .where(stored_file.c.id.in_(ids))
+                    .values(state=state.value, removed_at=now)
+                )
+    return len(rows)
+
+
+async def cleanup(storage: Storage, batch_size: int, max_batches: int | None = None) -> int:
+    """Remove every due file, batch by batch (each its own short transaction)."""
+    total = 0
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        removed = await cleanup_batch(storage, batch_size)
+        total += removed
+        batches += 1
+        if removed < batch_size:
+            break
+    if total:
+        log.info("cleanup removed files", extra={"removed": total})
+    return total

@@ -33,6 +33,7 @@ IMAGE_SIZE_PRESETS = {
 # Real fal allows up to 14142 px; rendering that here would only slow tests down.
 MAX_SIDE = 4096
 MAX_SEED = 2**31 - 1
+NSFW_MARKER = "[[nsfw]]"
 CONTENT_TYPES = {"jpeg": "image/jpeg", "png": "image/png"}
 
 
@@ -53,6 +54,7 @@ class FluxLoraJob:
     output_format: str
     loras: tuple[LoraWeight, ...]
     sync_mode: bool
+    safety_checker: bool
 
     @property
     def marker_text(self) -> str:
@@ -68,10 +70,16 @@ class FluxLoraJob:
 
     async def produce(self, sink: OutputSink) -> JsonObject:
         content_type = CONTENT_TYPES[self.output_format]
+        # `[[nsfw]]` makes the safety checker flag the first image and blank it, as fal does.
+        flagged = [
+            self.safety_checker and index == 0 and NSFW_MARKER in self.prompt
+            for index in range(self.num_images)
+        ]
         images = []
         for index in range(self.num_images):
+            render = render_blank if flagged[index] else render_image
             data = await asyncio.to_thread(
-                render_image,
+                render,
                 self.prompt,
                 self.seed,
                 index,
@@ -95,7 +103,7 @@ class FluxLoraJob:
         return {
             "images": images,
             "seed": self.seed,
-            "has_nsfw_concepts": [False] * self.num_images,
+            "has_nsfw_concepts": flagged,
             "prompt": self.prompt,
             "timings": {"inference": 0.0},
         }
@@ -112,7 +120,7 @@ class FluxLoraApp:
         num_images = fields.integer("num_images", 1, ge=1, le=4)
         steps = fields.integer("num_inference_steps", 28, ge=1, le=50)
         fields.number("guidance_scale", 3.5, ge=0.0, le=35.0)
-        fields.boolean("enable_safety_checker", True)
+        safety_checker = fields.boolean("enable_safety_checker", True)
         output_format = fields.choice("output_format", "jpeg", list(CONTENT_TYPES))
         fields.choice("acceleration", "none", ["none", "regular"])
         sync_mode = fields.boolean("sync_mode", False)
@@ -129,6 +137,7 @@ class FluxLoraApp:
             output_format=output_format,
             loras=loras,
             sync_mode=sync_mode,
+            safety_checker=safety_checker,
         )
 
 
@@ -168,6 +177,21 @@ def _loras(fields: Fields) -> tuple[LoraWeight, ...]:
         # Weights are only recorded: they change the picture through the hash, not a model.
         loras.append(LoraWeight(path, float(scale)))
     return tuple(loras)
+
+
+def render_blank(
+    prompt: str,
+    seed: int,
+    index: int,
+    loras: list[tuple[str, float]],
+    width: int,
+    height: int,
+    output_format: str,
+) -> bytes:
+    """What the safety checker returns instead of a flagged image: a black one of the same size."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height)).save(buffer, "PNG" if output_format == "png" else "JPEG")
+    return buffer.getvalue()
 
 
 def render_image(

@@ -69,6 +69,7 @@ def upgrade() -> None:
             width integer NOT NULL,
             height integer NOT NULL,
             content_type text NOT NULL,
+            nsfw boolean NOT NULL DEFAULT false,
             PRIMARY KEY (job_id, position)
         );
         CREATE TABLE generation.outbox (
@@ -77,6 +78,7 @@ def upgrade() -> None:
             subject text NOT NULL,
             payload bytea NOT NULL,
             request_id text,
+            traceparent text,
             created_at timestamptz NOT NULL DEFAULT now(),
             published_at timestamptz
         );

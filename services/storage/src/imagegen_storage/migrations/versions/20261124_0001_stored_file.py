@@ -16,7 +16,9 @@ def upgrade() -> None:
         CREATE TABLE storage.stored_file (
             id text PRIMARY KEY,
             team_id text NOT NULL,
-            kind text NOT NULL,
+            kind text NOT NULL CHECK (
+                kind IN ('generated_image', 'training_zip', 'training_image', 'lora_weights', 'preview')
+            ),
             owner_id text NOT NULL,
             idempotency_key text NOT NULL,
             s3_key text NOT NULL,
@@ -27,10 +29,19 @@ def upgrade() -> None:
             height integer,
             state text NOT NULL CHECK (state IN ('stored', 'expired', 'deleted')),
             created_at timestamptz NOT NULL,
-            expires_at timestamptz NOT NULL,
-            CONSTRAINT uq_stored_file_idempotency_key UNIQUE (idempotency_key)
+            -- NULL: kept as long as its job or model (LoRA weights, training data).
+            expires_at timestamptz,
+            -- Set when its job or model is deleted; the cleanup then removes the object.
+            delete_requested_at timestamptz,
+            -- When the cleanup removed the object (state expired or deleted).
+            removed_at timestamptz,
+            CONSTRAINT uq_stored_file_idempotency_key UNIQUE (idempotency_key),
+            CONSTRAINT ck_stored_file_removed_at CHECK ((state = 'stored') = (removed_at IS NULL))
         );
         CREATE INDEX ix_stored_file_team_id_owner_id ON storage.stored_file (team_id, owner_id);
-        CREATE INDEX ix_stored_file_expires_at ON storage.stored_file (expires_at) WHERE state = 'stored'
+        -- What the cleanup looks for: stored files past their expiry, or whose owner was deleted.
+        CREATE INDEX ix_stored_file_expires_at ON storage.stored_file (expires_at) WHERE state = 'stored';
+        CREATE INDEX ix_stored_file_delete_requested_at ON storage.stored_file (delete_requested_at)
+            WHERE state = 'stored' AND delete_requested_at IS NOT NULL
         """
     )

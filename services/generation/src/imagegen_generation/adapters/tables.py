@@ -40,6 +40,7 @@ job = Table(
     Column("idempotency_key", String),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("provider_checked_at", DateTime(timezone=True)),
+    Column("traceparent", String),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from imagegen.generation.v1 import events_pb2, generation_pb2
+from imagegen_platform import tracing
 from imagegen_platform.context import request_id_var
 from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
@@ -207,6 +208,7 @@ async def create_image_job(
                     attempts=0,
                     progress=0.0,
                     idempotency_key=idempotency_key or None,
+                    traceparent=tracing.current_traceparent(),
                 )
             )
             await connection.execute(
@@ -491,7 +493,8 @@ async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
             )
         ).all()
     for row in due:
-        outcome = await _submit(gen, row)
+        with _in_job_trace(row.traceparent, "provider resubmit"):
+            outcome = await _submit(gen, row)
         if outcome.retry_after is not None:
             async with gen.engine.begin() as connection:
                 await connection.execute(
@@ -526,22 +529,28 @@ async def poll_provider(gen: Generation, stale_after: timedelta, batch_size: int
                     )
                 )
                 .values(provider_checked_at=func.now())
-                .returning(job.c.id, job.c.provider_endpoint, job.c.provider_request_id)
+                .returning(job.c.id, job.c.provider_endpoint, job.c.provider_request_id, job.c.traceparent)
             )
         ).all()
     finished = 0
-    for job_id, endpoint, request_id in stale:
-        try:
-            outcome = await gen.provider.outcome(endpoint, request_id)
-        except ProviderError as error:
-            log.warning("provider status poll failed", extra={"jobId": job_id, "error": str(error)})
-            continue
-        if outcome is not None:
-            await complete_provider_request(
-                gen, request_id, outcome.ok, json.dumps(outcome.payload).encode(), outcome.error
-            )
-            finished += 1
+    for job_id, endpoint, request_id, traceparent in stale:
+        with _in_job_trace(traceparent, "provider poll"):
+            try:
+                outcome = await gen.provider.outcome(endpoint, request_id)
+            except ProviderError as error:
+                log.warning("provider status poll failed", extra={"jobId": job_id, "error": str(error)})
+                continue
+            if outcome is not None:
+                await complete_provider_request(
+                    gen, request_id, outcome.ok, json.dumps(outcome.payload).encode(), outcome.error
+                )
+                finished += 1
     return finished
+
+
+def _in_job_trace(traceparent: str | None, name: str):
+    """A span that continues the trace of the request that created the job."""
+    return tracing.tracer.start_as_current_span(name, context=tracing.context_from_traceparent(traceparent))
 
 
 async def cancel_job(gen: Generation, team_id: str, job_id: str) -> JobView:

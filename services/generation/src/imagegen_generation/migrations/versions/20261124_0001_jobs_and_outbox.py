@@ -37,6 +37,9 @@ def upgrade() -> None:
             next_attempt_at timestamptz,
             -- When the worker last asked the provider about the job (the fallback for late webhooks).
             provider_checked_at timestamptz,
+            -- The W3C trace context of the request that created the job, so work the worker starts
+            -- on its own (polls, retries) joins the job's trace.
+            traceparent text,
             created_at timestamptz NOT NULL DEFAULT now(),
             started_at timestamptz,
             finished_at timestamptz,

@@ -162,17 +162,18 @@ async def test_bad_keys_and_bad_input_get_clear_errors(stack, api):
     assert "resolution" in bad_resolution.json()["error"]["details"]
 
 
-async def test_reference_catalog_lists_and_pages(api):
+async def test_reference_catalog_lists_searches_and_pages(api):
     first = (await api.get("/api/reference-models", params={"limit": 2})).json()
     assert [model["id"] for model in first["items"]] == [1, 2]
     assert first["items"][0]["complexityMultiplier"] == 1.5
     rest = (
         await api.get("/api/reference-models", params={"limit": 100, "cursor": first["nextCursor"]})
     ).json()
-    assert rest["items"][0]["id"] == 3
-    assert rest["nextCursor"] is None
+    assert (rest["items"][0]["id"], len(rest["items"]), rest["nextCursor"]) == (3, 48, None)
     fashion = (await api.get("/api/reference-models", params={"category": "fashion"})).json()
     assert {model["category"] for model in fashion["items"]} == {"fashion"}
+    found = (await api.get("/api/reference-models", params={"q": "yoga"})).json()
+    assert [model["name"] for model in found["items"]] == ["Yoga Studio"]
     one = await api.get("/api/reference-models/1")
     assert one.json()["name"] == fashion["items"][0]["name"]
 

@@ -76,3 +76,29 @@ async def test_an_unknown_model_is_not_found(models_stub):
         await stub.GetReferenceModel(models_service_pb2.GetReferenceModelRequest(id=9999))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(caught.value)[0] == "reference_model_not_found"
+
+
+async def test_the_catalog_has_ten_models_in_each_of_five_categories(models_stub):
+    stub, _ = models_stub
+    for category in ("fashion", "fitness", "beauty", "lifestyle", "business"):
+        page = await stub.ListReferenceModels(
+            models_service_pb2.ListReferenceModelsRequest(category=category, page_size=100)
+        )
+        assert len(page.reference_models) == 10
+        assert all(model.complexity_hundredths > 0 and model.tags for model in page.reference_models)
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("running", {"Trail Running"}),
+        ("perfume", {"Fragrance Still Life"}),
+        ("beach swimwear", {"Swimwear Beach"}),
+    ],
+)
+async def test_text_search_matches_names_descriptions_and_tags(models_stub, query, expected):
+    stub, _ = models_stub
+    page = await stub.ListReferenceModels(
+        models_service_pb2.ListReferenceModelsRequest(query=query, page_size=100)
+    )
+    assert {model.name for model in page.reference_models} == expected

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imagegen.models.v1 import models_pb2 as imagegen_dot_models_dot_v1_dot_models__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/models/v1/models_service.proto\x12\x12imagegen.models.v1\x1a\x1fimagegen/models/v1/models.proto\"&\n\x18GetReferenceModelRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"X\n\x19GetReferenceModelResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\"U\n\x1aListReferenceModelsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"t\n\x1bListReferenceModelsResponse\x12<\n\x10reference_models\x18\x01 \x03(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf9\x01\n\rModelsService\x12p\n\x11GetReferenceModel\x12,.imagegen.models.v1.GetReferenceModelRequest\x1a-.imagegen.models.v1.GetReferenceModelResponse\x12v\n\x13ListReferenceModels\x12..imagegen.models.v1.ListReferenceModelsRequest\x1a/.imagegen.models.v1.ListReferenceModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/models/v1/models_service.proto\x12\x12imagegen.models.v1\x1a\x1fimagegen/models/v1/models.proto\"&\n\x18GetReferenceModelRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"X\n\x19GetReferenceModelResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\"d\n\x1aListReferenceModelsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"t\n\x1bListReferenceModelsResponse\x12<\n\x10reference_models\x18\x01 \x03(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xf9\x01\n\rModelsService\x12p\n\x11GetReferenceModel\x12,.imagegen.models.v1.GetReferenceModelRequest\x1a-.imagegen.models.v1.GetReferenceModelResponse\x12v\n\x13ListReferenceModels\x12..imagegen.models.v1.ListReferenceModelsRequest\x1a/.imagegen.models.v1.ListReferenceModelsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,9 +37,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETREFERENCEMODELRESPONSE']._serialized_start=136
   _globals['_GETREFERENCEMODELRESPONSE']._serialized_end=224
   _globals['_LISTREFERENCEMODELSREQUEST']._serialized_start=226
-  _globals['_LISTREFERENCEMODELSREQUEST']._serialized_end=311
-  _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_start=313
-  _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_end=429
-  _globals['_MODELSSERVICE']._serialized_start=432
-  _globals['_MODELSSERVICE']._serialized_end=681
+  _globals['_LISTREFERENCEMODELSREQUEST']._serialized_end=326
+  _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_start=328
+  _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_end=444
+  _globals['_MODELSSERVICE']._serialized_start=447
+  _globals['_MODELSSERVICE']._serialized_end=696
 # @@protoc_insertion_point(module_scope)

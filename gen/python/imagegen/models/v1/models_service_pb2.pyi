@@ -20,14 +20,16 @@ class GetReferenceModelResponse(_message.Message):
     def __init__(self, reference_model: _Optional[_Union[_models_pb2.ReferenceModel, _Mapping]] = ...) -> None: ...
 
 class ListReferenceModelsRequest(_message.Message):
-    __slots__ = ("category", "page_size", "page_token")
+    __slots__ = ("category", "page_size", "page_token", "query")
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    QUERY_FIELD_NUMBER: _ClassVar[int]
     category: str
     page_size: int
     page_token: str
-    def __init__(self, category: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    query: str
+    def __init__(self, category: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., query: _Optional[str] = ...) -> None: ...
 
 class ListReferenceModelsResponse(_message.Message):
     __slots__ = ("reference_models", "next_page_token")

@@ -16,13 +16,16 @@ async def list_reference_models(
     team_id: TeamIdDep,
     services: ServicesDep,
     category: Annotated[str | None, Query(examples=["fashion"])] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="words to find in name, description or tags")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: str | None = None,
 ) -> schemas.ReferenceModelPage:
-    """Catalog models in id order, optionally of one category."""
+    """Catalog models in id order, optionally of one category or matching a text search."""
     response = await services.models.ListReferenceModels(
         models_service_pb2.ListReferenceModelsRequest(
-            category=category or "", page_size=limit, page_token=cursor or ""
+            category=category or "", page_size=limit, page_token=cursor or "", query=q or ""
         )
     )
     return schemas.ReferenceModelPage(

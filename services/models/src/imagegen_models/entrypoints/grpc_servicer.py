@@ -49,6 +49,7 @@ class ModelsServicer(models_service_pb2_grpc.ModelsServiceServicer):
             category=request.category,
             page_size=request.page_size,
             after_id=_after_id(request.page_token),
+            query_text=request.query,
         )
         return models_service_pb2.ListReferenceModelsResponse(
             reference_models=[reference_model_message(m) for m in models],

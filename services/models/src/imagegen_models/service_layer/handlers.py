@@ -3,7 +3,7 @@
 from dataclasses import asdict
 
 from imagegen_platform.errors import InvalidArgument, NotFound
-from sqlalchemy import func, select
+from sqlalchemy import func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -52,7 +52,7 @@ async def get_reference_model(engine: AsyncEngine, model_id: int) -> ReferenceMo
 
 
 async def list_reference_models(
-    engine: AsyncEngine, *, category: str, page_size: int, after_id: int
+    engine: AsyncEngine, *, category: str, page_size: int, after_id: int, query_text: str = ""
 ) -> tuple[list[ReferenceModel], int | None]:
     """One page in id order, and the id to continue after (None on the last page)."""
     if category and category not in CATEGORIES:
@@ -67,6 +67,19 @@ async def list_reference_models(
     query = select(reference_model).where(reference_model.c.id > after_id)
     if category:
         query = query.where(reference_model.c.category == category)
+    if query_text.strip():
+        # A scan of the catalog's few dozen rows; array_to_string is not immutable, so no index.
+        document = func.to_tsvector(
+            literal_column("'english'"),
+            reference_model.c.name
+            + " "
+            + reference_model.c.description
+            + " "
+            + func.array_to_string(reference_model.c.tags, " "),
+        )
+        query = query.where(
+            document.bool_op("@@")(func.websearch_to_tsquery(literal_column("'english'"), query_text))
+        )
     query = query.order_by(reference_model.c.id).limit(page_size + 1)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()

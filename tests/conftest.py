@@ -144,6 +144,8 @@ def stack(trace_collector: TraceCollector) -> Iterator[LocalStack]:
             extra_env={
                 "GENERATION_PROVIDER_POLL_AFTER_SECONDS": "1",
                 "GENERATION_PROVIDER_POLL_INTERVAL_SECONDS": "0.5",
+                # A killed worker's job goes to another worker after this long.
+                "GENERATION_WORKER_ACK_WAIT_SECONDS": "3",
                 "GENERATION_QUEUE_METRICS_INTERVAL_SECONDS": "0.5",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": trace_collector.endpoint,
                 # Export within a fraction of a second instead of every five.

@@ -32,7 +32,7 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
     generation = build_generation(settings)
     broker = create_broker(settings.nats_url)
     if worker:
-        register_worker(broker, generation)
+        register_worker(broker, generation, settings.worker_ack_wait_seconds)
     await broker.connect()
     await ensure_stream(broker, GENERATION_STREAM_CONFIG, settings.stream_replicas)
     await broker.start()

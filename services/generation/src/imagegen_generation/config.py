@@ -24,6 +24,8 @@ class GenerationSettings(ServiceSettings):
     webhook_base_url: str
     # Submissions that failed transiently are retried this many times before the job fails.
     provider_max_attempts: int = 5
+    # How long a worker has to start a job before JetStream hands its message to another worker.
+    worker_ack_wait_seconds: float = Field(default=60.0, gt=0)
     # The worker asks the provider about a running job when no webhook came for this long (a local
     # machine has no public URL for webhooks), and looks for such jobs this often.
     provider_poll_after_seconds: float = 10.0

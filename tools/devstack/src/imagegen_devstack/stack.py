@@ -99,6 +99,8 @@ class LocalStack:
         self.nats: NatsServer | None = None
         self.s3 = S3Server(ports.s3, log_path=self.logs_dir / "s3.log")
         self.processes: list[ManagedProcess] = []
+        # How each process was started, so it can be started again.
+        self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
 
     @property
     def gateway_url(self) -> str:
@@ -239,13 +241,42 @@ class LocalStack:
             verify=ssl.create_default_context(cafile=self.cert_dir / "ca.pem"),
         )
 
-    def _spawn(self, name: str, args: list[str]) -> ManagedProcess:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> ManagedProcess:
         process = ManagedProcess(
-            name, [sys.executable, *args], self.logs_dir / f"{name}.log", env=self._process_env()
+            name,
+            [sys.executable, *args],
+            self.logs_dir / f"{name}.log",
+            env={**self._process_env(), **(env or {})},
         )
         process.start()
         self.processes.append(process)
+        self._commands[name] = (args, env or {})
         return process
+
+    def process(self, name: str) -> ManagedProcess:
+        return next(process for process in reversed(self.processes) if process.name == name)
+
+    def restart(self, name: str) -> ManagedProcess:
+        """Start a process again as it was first started (same ports), after it stopped or was killed."""
+        old = self.process(name)
+        old.stop()
+        self.processes.remove(old)
+        args, env = self._commands[name]
+        return self._spawn(name, args, env)
+
+    def start_worker(self, name: str) -> ManagedProcess:
+        """One more generation worker, as another replica would be (its own health and metrics ports)."""
+        health = free_port()
+        worker = self._spawn(
+            name,
+            ["-m", "imagegen_generation", "worker"],
+            {
+                "GENERATION_WORKER_HEALTH_PORT": str(health),
+                "GENERATION_WORKER_METRICS_PORT": str(free_port()),
+            },
+        )
+        worker.wait_ready(lambda: tcp_is_open("127.0.0.1", health), timeout=60)
+        return worker
 
     def _start_services(self) -> None:
         services = [

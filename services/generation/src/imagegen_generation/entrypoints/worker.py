@@ -19,17 +19,17 @@ from imagegen_generation.service_layer import handlers
 
 log = logging.getLogger(__name__)
 
-# Longer than a provider submit can take, so a live worker's message is not redelivered.
-ACK_WAIT_SECONDS = 60
 
+def register_worker(broker: NatsBroker, generation: handlers.Generation, ack_wait_seconds: float) -> None:
+    """`ack_wait_seconds` must exceed a provider submit, so a live worker's message is not redelivered;
+    it is also how long a killed worker's job waits before another worker takes it."""
 
-def register_worker(broker: NatsBroker, generation: handlers.Generation) -> None:
     @broker.subscriber(
         JOB_QUEUED_SUBJECT,
         stream=GENERATION_STREAM,
         durable="generation-worker",
         pull_sub=PullSub(batch_size=1, timeout=1.0),
-        config=ConsumerConfig(ack_wait=ACK_WAIT_SECONDS),
+        config=ConsumerConfig(ack_wait=ack_wait_seconds),
         ack_policy=AckPolicy.MANUAL,
     )
     async def start_queued_job(body: bytes, msg: NatsMessage) -> None:

@@ -1,0 +1,56 @@
+"""Workers stopped or killed mid-burst: every job still finishes exactly once and is charged once."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+
+import httpx
+
+GENERATE = {"referenceModelId": 4, "prompt": "a quiet street [[slow:1]]", "resolution": "512x512"}
+
+
+async def test_workers_stopped_and_killed_mid_burst_lose_no_job_and_charge_once(stack):
+    team = stack.create_team("worker-faults", "enterprise")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {team['apiKey']}"}, timeout=30
+    ) as client:
+        second = stack.start_worker("generation-worker-2")
+        created = await asyncio.gather(*(client.post("/api/generate", json=GENERATE) for _ in range(12)))
+        ids = [response.json()["job"]["id"] for response in created]
+
+        # One worker dies without warning, the other is asked to stop, while the burst is dispatched.
+        os.kill(stack.process("generation-worker").pid, signal.SIGKILL)
+        second.stop()  # SIGTERM: finish or hand back, never lose
+        await asyncio.sleep(1)
+        stack.restart("generation-worker")
+
+        deadline, jobs = time.monotonic() + 90, []
+        while time.monotonic() < deadline:
+            jobs = [(await client.get(f"/api/jobs/{job_id}")).json() for job_id in ids]
+            if all(job["status"] == "completed" for job in jobs):
+                break
+            await asyncio.sleep(0.5)
+        assert [job["status"] for job in jobs] == ["completed"] * 12, [job["status"] for job in jobs]
+        charged = sum(job["chargedCredits"] for job in jobs)
+        assert charged == sum(job["estimatedCredits"] for job in jobs)
+
+        for _ in range(100):
+            balance = (await client.get("/api/credits/balance")).json()
+            if balance["reservedCredits"] == 0:
+                break
+            await asyncio.sleep(0.1)
+        assert (balance["availableCredits"], balance["reservedCredits"]) == (round(10_000 - charged, 2), 0.0)
+
+    check = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "imagegen_credits",
+        "check-ledger",
+        env={**os.environ, **stack.env()},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    output, errors = await check.communicate()
+    assert check.returncode == 0, (output + errors).decode()

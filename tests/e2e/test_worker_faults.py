@@ -54,3 +54,33 @@ async def test_workers_stopped_and_killed_mid_burst_lose_no_job_and_charge_once(
     )
     output, errors = await check.communicate()
     assert check.returncode == 0, (output + errors).decode()
+
+
+async def test_nats_and_postgres_restarting_under_load_lose_nothing(stack):
+    team = stack.create_team("infra-restarts", "enterprise")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {team['apiKey']}"}, timeout=30
+    ) as client:
+        ids = []
+        for restart in (stack.nats, stack.postgres):
+            created = await asyncio.gather(*(client.post("/api/generate", json=GENERATE) for _ in range(5)))
+            ids += [response.json()["job"]["id"] for response in created]
+            await asyncio.to_thread(restart.stop)
+            await asyncio.sleep(1)
+            await asyncio.to_thread(restart.start)
+
+        deadline, jobs = time.monotonic() + 120, []
+        while time.monotonic() < deadline:
+            responses = [await client.get(f"/api/jobs/{job_id}") for job_id in ids]
+            jobs = [response.json() for response in responses if response.status_code == 200]
+            if len(jobs) == len(ids) and all(job["status"] == "completed" for job in jobs):
+                break
+            await asyncio.sleep(1)
+        assert [job["status"] for job in jobs] == ["completed"] * len(ids)
+        charged = sum(job["chargedCredits"] for job in jobs)
+        for _ in range(100):
+            balance = (await client.get("/api/credits/balance")).json()
+            if balance["reservedCredits"] == 0:
+                break
+            await asyncio.sleep(0.2)
+        assert (balance["availableCredits"], balance["reservedCredits"]) == (round(10_000 - charged, 2), 0.0)

@@ -353,3 +353,25 @@ async def test_queued_jobs_know_their_place_and_lists_page_and_filter(generation
         generation.engine, team_id, handlers.JobFilter([JobStatus.CANCELLED], [], 1, None, None), 20, None
     )
     assert [v.row.id for v in cancelled] == [views[0].row.id]
+
+
+async def test_a_duplicate_delivery_does_not_submit_a_job_another_worker_is_submitting(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
+    # A worker claimed the job and is still submitting it (no provider request id yet).
+    async with generation.engine.begin() as connection:
+        await connection.execute(
+            update(job)
+            .where(job.c.id == view.row.id)
+            .values(status="running", attempts=1, started_at=func.now(), claimed_at=func.now())
+        )
+    waiting = await handlers.start_job(generation, view.row.id)
+    assert waiting.retry_after == generation.claim_timeout.total_seconds()
+    assert generation.provider.submitted == []
+
+    # Once the claim is older than the ack wait, its worker is presumed dead and the job is taken over.
+    async with generation.engine.begin() as connection:
+        await connection.execute(
+            update(job).where(job.c.id == view.row.id).values(claimed_at=func.now() - timedelta(minutes=5))
+        )
+    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    assert len(generation.provider.submitted) == 1

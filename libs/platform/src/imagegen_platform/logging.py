@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 
 from imagegen_platform import tracing
-from imagegen_platform.context import request_id_var
+from imagegen_platform.context import job_id_var, request_id_var
 
 _STANDARD_ATTRS = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
@@ -28,6 +28,9 @@ class JsonFormatter(logging.Formatter):
         request_id = request_id_var.get()
         if request_id:
             entry["requestId"] = request_id
+        job_id = job_id_var.get()
+        if job_id:
+            entry["jobId"] = job_id
         entry.update(tracing.ids())
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS})
         if record.exc_info:

@@ -1,5 +1,7 @@
 """Composition root: builds the generation use cases' dependencies from settings."""
 
+from datetime import timedelta
+
 from imagegen_platform import db
 
 from imagegen_generation.adapters.peers import Peers
@@ -15,4 +17,5 @@ def build_generation(settings: GenerationSettings) -> Generation:
         provider=FalProvider(settings.fal_key.get_secret_value()),
         webhook_url=settings.webhook_base_url.rstrip("/") + "/api/webhooks/fal",
         provider_max_attempts=settings.provider_max_attempts,
+        claim_timeout=timedelta(seconds=settings.worker_ack_wait_seconds),
     )

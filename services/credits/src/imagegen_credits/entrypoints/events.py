@@ -10,7 +10,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from imagegen.generation.v1 import events_pb2, generation_pb2
-from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
+from imagegen_platform.context import REQUEST_ID_HEADER, job_id_var, request_id_var
 from imagegen_platform.errors import NotFound
 from imagegen_platform.events import GENERATION_STREAM, JOB_FINISHED_SUBJECT
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +32,7 @@ def register_settlement_consumer(broker: NatsBroker, engine: AsyncEngine) -> Non
     async def settle_finished_job(body: bytes, msg: NatsMessage) -> None:
         event = events_pb2.JobFinished.FromString(body)
         request_id_var.set(msg.headers.get(REQUEST_ID_HEADER))
+        job_id_var.set(event.job_id)
         charge = event.charge_hundredths if event.status == generation_pb2.JOB_STATUS_COMPLETED else None
         try:
             captured, released = await handlers.settle(engine, event.job_id, charge)

@@ -38,6 +38,7 @@ job = Table(
     Column("error_code", String),
     Column("error_message", String),
     Column("idempotency_key", String),
+    Column("claimed_at", DateTime(timezone=True)),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("provider_checked_at", DateTime(timezone=True)),
     Column("traceparent", String),

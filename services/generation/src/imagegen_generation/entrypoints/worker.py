@@ -12,7 +12,7 @@ from faststream.middlewares import AckPolicy
 from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from faststream.nats.annotations import NatsMessage
 from imagegen.generation.v1 import events_pb2
-from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
+from imagegen_platform.context import REQUEST_ID_HEADER, job_id_var, request_id_var
 from imagegen_platform.events import GENERATION_STREAM, JOB_QUEUED_SUBJECT
 
 from imagegen_generation.service_layer import handlers
@@ -35,6 +35,7 @@ def register_worker(broker: NatsBroker, generation: handlers.Generation, ack_wai
     async def start_queued_job(body: bytes, msg: NatsMessage) -> None:
         event = events_pb2.JobQueued.FromString(body)
         token = request_id_var.set(msg.headers.get(REQUEST_ID_HEADER))
+        job_id_var.set(event.job_id)
         try:
             outcome = await handlers.start_job(generation, event.job_id)
         except Exception:

@@ -11,12 +11,12 @@ import logging
 import random
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_platform import tracing
-from imagegen_platform.context import request_id_var
+from imagegen_platform.context import job_id_var, request_id_var
 from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
 from imagegen_platform.outbox import add_event
@@ -55,6 +55,8 @@ class Generation:
     provider: FalProvider
     webhook_url: str
     provider_max_attempts: int
+    # A claim this old without a provider request id was made by a worker that died (the queue's ack wait).
+    claim_timeout: timedelta = timedelta(seconds=60)
 
 
 @dataclass
@@ -189,6 +191,7 @@ async def create_image_job(
             return existing
     model, quote = await quote_image_job(gen, request)
     job_id = str(uuid.uuid4())
+    job_id_var.set(job_id)
     await gen.peers.reserve(team_id, quote.amount_hundredths, job_id)
     try:
         async with gen.engine.begin() as connection:
@@ -288,12 +291,20 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
                 JobStatus.RUNNING,
                 "claimed by worker",
                 started_at=func.now(),
+                claimed_at=func.now(),
                 attempts=row.attempts + 1,
             )
         elif status is JobStatus.RUNNING and row.provider_request_id is None and row.next_attempt_at is None:
+            # Claimed but not submitted: by a worker that died if the claim is old, else by one that
+            # is submitting right now (a duplicate delivery), which this one must not race.
+            if row.claimed_at is not None and row.claimed_at > datetime.now(UTC) - gen.claim_timeout:
+                return StartOutcome(retry_after=gen.claim_timeout.total_seconds())
             row = (
                 await connection.execute(
-                    update(job).where(job.c.id == job_id).values(attempts=row.attempts + 1).returning(job)
+                    update(job)
+                    .where(job.c.id == job_id)
+                    .values(attempts=row.attempts + 1, claimed_at=func.now())
+                    .returning(job)
                 )
             ).one()
         else:
@@ -309,6 +320,13 @@ async def _submit(gen: Generation, row: Row) -> StartOutcome:
     except ProviderError as error:
         if error.retryable and row.attempts < gen.provider_max_attempts:
             log.warning("provider submit failed; retrying", extra={"jobId": row.id, "error": str(error)})
+            # Hand the claim back, so the retried delivery may submit at once.
+            async with gen.engine.begin() as connection:
+                await connection.execute(
+                    update(job)
+                    .where(job.c.id == row.id, job.c.provider_request_id.is_(None))
+                    .values(claimed_at=None)
+                )
             return StartOutcome(retry_after=_backoff(row.attempts))
         async with gen.engine.begin() as connection:
             await _finish(
@@ -374,6 +392,7 @@ async def complete_provider_request(
         if row is None:
             # The webhook can beat the worker's write of the request id; the provider retries.
             raise NotFound("provider_request_not_found", f"no job has provider request {provider_request_id}")
+        job_id_var.set(row.id)
         # A finished job, or a report about an attempt that was since superseded, changes nothing.
         if JobStatus(row.status).is_terminal or row.provider_request_id != provider_request_id:
             return await _load(connection, row.id)
@@ -488,7 +507,7 @@ async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
                         .with_for_update(skip_locked=True)
                     )
                 )
-                .values(next_attempt_at=None, attempts=job.c.attempts + 1)
+                .values(next_attempt_at=None, attempts=job.c.attempts + 1, claimed_at=func.now())
                 .returning(job)
             )
         ).all()

@@ -33,6 +33,9 @@ def upgrade() -> None:
             error_message text,
             -- The client's Idempotency-Key: a retried create returns the first job.
             idempotency_key text,
+            -- When a worker last claimed the job to submit it; a claim older than the queue's ack wait
+            -- without a provider request id belongs to a worker that died.
+            claimed_at timestamptz,
             -- When a job whose provider attempt failed transiently is submitted again.
             next_attempt_at timestamptz,
             -- When the worker last asked the provider about the job (the fallback for late webhooks).

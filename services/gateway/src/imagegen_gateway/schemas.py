@@ -177,3 +177,41 @@ class ReferenceModelPage(PublicModel):
 class WebhookAccepted(PublicModel):
     received: bool = True
     duplicate: bool = False
+
+
+Scope = Literal["read", "generate", "train", "billing", "admin"]
+
+
+class ApiKeyCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, examples=["ci pipeline"])
+    scopes: list[Scope] = Field(min_length=1, max_length=5, examples=[["read", "generate"]])
+    # Credits a month, at most two decimals; stored only: enforcing it is not built yet.
+    monthly_spend_cap: Decimal | None = Field(
+        default=None, ge=0, le=MAX_CREDITS, decimal_places=2, examples=[500.0]
+    )
+
+
+class ApiKeyPublic(PublicModel):
+    """A key as listed: never its secret or its hash."""
+
+    id: str
+    prefix: str
+    name: str
+    scopes: list[Scope]
+    monthly_spend_cap: float | None
+    created_by: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    # The secret, shown only in this response.
+    key: str
+
+
+class ApiKeyPage(PublicModel):
+    items: list[ApiKeyPublic]
+    next_cursor: str | None

@@ -1,6 +1,8 @@
 """`imagegen-admin create-team --name NAME --plan PLAN`: a team, its credit account and an API key.
 
 Prints one line of JSON, {"teamId": ..., "apiKey": ...}; the key is shown only this once.
+The key has every scope (read, generate, train, billing, admin), so it can make the team's other
+keys through `POST /api/keys`.
 """
 
 import argparse
@@ -31,7 +33,7 @@ async def create_team(settings: GatewaySettings, name: str, plan: str) -> dict[s
         await credits_service_pb2_grpc.CreditsServiceStub(channel).CreateAccount(
             credits_service_pb2.CreateAccountRequest(team_id=team_id, plan=PLANS[plan])
         )
-        key = await api_keys.create_key(engine, team_id, "admin")
+        key = await api_keys.create_key(engine, team_id, "admin", api_keys.SCOPES)
         return {"teamId": team_id, "apiKey": key.secret}
     finally:
         await channel.close()

@@ -14,7 +14,7 @@ from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.adapters.services import Services
-from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.deps import BillingTeamIdDep, ReadTeamIdDep, ServicesDep
 from imagegen_gateway.errors import ApiError
 
 router = APIRouter(prefix="/api/credits", tags=["credits"])
@@ -71,7 +71,7 @@ def balance_public(balance: credits_pb2.Balance) -> schemas.BalancePublic:
 
 
 @router.get("/balance", response_model=schemas.BalancePublic, response_model_by_alias=True)
-async def get_balance(team_id: TeamIdDep, services: ServicesDep) -> schemas.BalancePublic:
+async def get_balance(team_id: ReadTeamIdDep, services: ServicesDep) -> schemas.BalancePublic:
     """Available, reserved and bonus credits, the plan in effect, and when it next replenishes."""
     response = await services.credits.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
     return balance_public(response.balance)
@@ -79,7 +79,7 @@ async def get_balance(team_id: TeamIdDep, services: ServicesDep) -> schemas.Bala
 
 @router.put("/low-balance-threshold", response_model=schemas.BalancePublic, response_model_by_alias=True)
 async def set_low_balance_threshold(
-    body: schemas.LowBalanceThresholdUpdate, team_id: TeamIdDep, services: ServicesDep
+    body: schemas.LowBalanceThresholdUpdate, team_id: BillingTeamIdDep, services: ServicesDep
 ) -> schemas.BalancePublic:
     """Warn (an event, and a flag on the balance) when available credits fall below this; null clears it."""
     request = credits_service_pb2.SetLowBalanceThresholdRequest(team_id=team_id)
@@ -94,7 +94,7 @@ async def estimate(
     body: Annotated[
         schemas.ImageGenerationEstimate | schemas.ModelCreationEstimate, Body(discriminator="operation")
     ],
-    team_id: TeamIdDep,
+    team_id: ReadTeamIdDep,
     services: ServicesDep,
 ) -> schemas.EstimatePublic:
     """What an operation would cost now, with the formula's factors, without running anything."""
@@ -172,7 +172,7 @@ async def _csv_rows(
 )
 async def history(
     request: Request,
-    team_id: TeamIdDep,
+    team_id: BillingTeamIdDep,
     services: ServicesDep,
     type: Annotated[
         list[str] | None,

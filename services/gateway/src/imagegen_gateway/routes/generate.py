@@ -11,7 +11,7 @@ from imagegen.storage.v1 import storage_pb2, storage_service_pb2
 
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.adapters.services import Services
-from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.deps import GenerateTeamIdDep, ReadTeamIdDep, ServicesDep
 
 router = APIRouter(prefix="/api/generate", tags=["generation"])
 
@@ -53,7 +53,7 @@ def requested_wait(prefer: str | None) -> int:
 )
 async def create_generation(
     body: schemas.ImageGenerationCreate,
-    team_id: TeamIdDep,
+    team_id: GenerateTeamIdDep,
     services: ServicesDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -97,7 +97,7 @@ async def create_generation(
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)
-async def get_generation(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.JobPublic:
+async def get_generation(job_id: str, team_id: ReadTeamIdDep, services: ServicesDep) -> schemas.JobPublic:
     """An image generation job: status, charges, and signed URLs of its images once completed."""
     response = await services.generation.GetJob(
         generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)

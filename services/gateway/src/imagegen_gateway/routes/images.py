@@ -5,7 +5,7 @@ from fastapi.responses import RedirectResponse
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2
 
 from imagegen_gateway import schemas, translate
-from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.deps import ReadTeamIdDep, ServicesDep
 from imagegen_gateway.errors import ApiError
 
 router = APIRouter(prefix="/api/images", tags=["images"])
@@ -28,7 +28,7 @@ async def _image(services: ServicesDep, team_id: str, image_id: str) -> schemas.
 
 
 @router.get("/{image_id}", response_model=schemas.ImagePublic, response_model_by_alias=True)
-async def get_image(image_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.ImagePublic:
+async def get_image(image_id: str, team_id: ReadTeamIdDep, services: ServicesDep) -> schemas.ImagePublic:
     """An image: size and type, and a freshly signed URL while available (else its status and date)."""
     return await _image(services, team_id, image_id)
 
@@ -42,7 +42,7 @@ async def get_image(image_id: str, team_id: TeamIdDep, services: ServicesDep) ->
         410: {"description": "the image expired (retention) or was deleted with its job"},
     },
 )
-async def get_image_content(image_id: str, team_id: TeamIdDep, services: ServicesDep) -> RedirectResponse:
+async def get_image_content(image_id: str, team_id: ReadTeamIdDep, services: ServicesDep) -> RedirectResponse:
     """Redirect to a freshly signed URL: a saved link keeps working for as long as the image lives."""
     image = await _image(services, team_id, image_id)
     if image.status != "available" or image.url is None:

@@ -12,7 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 
 from imagegen_gateway import schemas
-from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.deps import GenerateTeamIdDep, ReadTeamIdDep, ServicesDep
 from imagegen_gateway.errors import ApiError
 from imagegen_gateway.routes.generate import job_with_urls
 
@@ -48,7 +48,7 @@ def _timestamp(name: str, value: datetime | None) -> Timestamp | None:
 
 @router.get("", response_model=schemas.JobPage, response_model_by_alias=True)
 async def list_jobs(
-    team_id: TeamIdDep,
+    team_id: ReadTeamIdDep,
     services: ServicesDep,
     status: Annotated[
         list[str] | None, Query(description="queued, running, completed, failed, cancelled")
@@ -82,7 +82,7 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)
-async def get_job(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.JobPublic:
+async def get_job(job_id: str, team_id: ReadTeamIdDep, services: ServicesDep) -> schemas.JobPublic:
     """One job: queue position while queued, progress while running, quote, charge and refund when done."""
     response = await services.generation.GetJob(
         generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
@@ -105,7 +105,7 @@ _TERMINAL = {
     responses={200: {"content": {"text/event-stream": {}}, "description": "`job` events until the job ends"}},
 )
 async def job_events(
-    job_id: str, request: Request, team_id: TeamIdDep, services: ServicesDep
+    job_id: str, request: Request, team_id: ReadTeamIdDep, services: ServicesDep
 ) -> StreamingResponse:
     """Server-sent events: the job each time its status or progress changes, ending when it finishes."""
     get = generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
@@ -136,7 +136,7 @@ async def job_events(
 
 
 @router.delete("/{job_id}", response_model=schemas.JobPublic, response_model_by_alias=True)
-async def cancel_job(job_id: str, team_id: TeamIdDep, services: ServicesDep) -> schemas.JobPublic:
+async def cancel_job(job_id: str, team_id: GenerateTeamIdDep, services: ServicesDep) -> schemas.JobPublic:
     """Cancel a queued or running job and release its credits; cancelling again returns the same job."""
     response = await services.generation.CancelJob(
         generation_service_pb2.CancelJobRequest(team_id=team_id, job_id=job_id)

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Path, Query
 from imagegen.models.v1 import models_service_pb2
 
 from imagegen_gateway import schemas, translate
-from imagegen_gateway.deps import ServicesDep, TeamIdDep
+from imagegen_gateway.deps import ReadTeamIdDep, ServicesDep
 
 router = APIRouter(prefix="/api/reference-models", tags=["reference models"])
 
 
 @router.get("", response_model=schemas.ReferenceModelPage, response_model_by_alias=True)
 async def list_reference_models(
-    team_id: TeamIdDep,
+    team_id: ReadTeamIdDep,
     services: ServicesDep,
     category: Annotated[str | None, Query(examples=["fashion"])] = None,
     q: Annotated[
@@ -36,7 +36,7 @@ async def list_reference_models(
 
 @router.get("/{model_id}", response_model=schemas.ReferenceModelPublic, response_model_by_alias=True)
 async def get_reference_model(
-    model_id: Annotated[int, Path(gt=0, le=schemas.MAX_ID)], team_id: TeamIdDep, services: ServicesDep
+    model_id: Annotated[int, Path(gt=0, le=schemas.MAX_ID)], team_id: ReadTeamIdDep, services: ServicesDep
 ) -> schemas.ReferenceModelPublic:
     """One catalog model."""
     response = await services.models.GetReferenceModel(

@@ -489,28 +489,38 @@ async def _fail(gen: Generation, row: Row, code: str, message: str) -> JobView:
         return await _load(connection, row.id)
 
 
-async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
-    """Submit again the jobs whose transient provider failure has waited out its back-off."""
+async def _claim_running(gen: Generation, condition, batch_size: int, returning, **values) -> list[Row]:
+    """Claim up to `batch_size` running jobs matching `condition` by updating them with `values`;
+    SKIP LOCKED lets several workers share the work without taking the same job."""
     async with gen.engine.begin() as connection:
-        due = (
+        return (
             await connection.execute(
                 update(job)
                 .where(
                     job.c.id.in_(
                         select(job.c.id)
-                        .where(
-                            job.c.status == JobStatus.RUNNING.value,
-                            job.c.provider_request_id.is_(None),
-                            job.c.next_attempt_at <= func.now(),
-                        )
+                        .where(job.c.status == JobStatus.RUNNING.value, condition)
                         .limit(batch_size)
                         .with_for_update(skip_locked=True)
                     )
                 )
-                .values(next_attempt_at=None, attempts=job.c.attempts + 1, claimed_at=func.now())
-                .returning(job)
+                .values(**values)
+                .returning(*returning)
             )
         ).all()
+
+
+async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
+    """Submit again the jobs whose transient provider failure has waited out its back-off."""
+    due = await _claim_running(
+        gen,
+        and_(job.c.provider_request_id.is_(None), job.c.next_attempt_at <= func.now()),
+        batch_size,
+        [job],
+        next_attempt_at=None,
+        attempts=job.c.attempts + 1,
+        claimed_at=func.now(),
+    )
     for row in due:
         with _in_job_trace(row.traceparent, "provider resubmit"):
             outcome = await _submit(gen, row)
@@ -528,29 +538,18 @@ async def poll_provider(gen: Generation, stale_after: timedelta, batch_size: int
     """Ask the provider about running jobs whose webhook is late, and record what has finished.
 
     The same conditional transitions as the webhook apply, so a poll and a webhook racing for one
-    job finish it once. Claims use SKIP LOCKED, so many workers can poll together.
+    job finish it once.
     """
-    async with gen.engine.begin() as connection:
-        stale = (
-            await connection.execute(
-                update(job)
-                .where(
-                    job.c.id.in_(
-                        select(job.c.id)
-                        .where(
-                            job.c.status == JobStatus.RUNNING.value,
-                            job.c.provider_request_id.is_not(None),
-                            func.coalesce(job.c.provider_checked_at, job.c.started_at)
-                            < func.now() - stale_after,
-                        )
-                        .limit(batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .values(provider_checked_at=func.now())
-                .returning(job.c.id, job.c.provider_endpoint, job.c.provider_request_id, job.c.traceparent)
-            )
-        ).all()
+    stale = await _claim_running(
+        gen,
+        and_(
+            job.c.provider_request_id.is_not(None),
+            func.coalesce(job.c.provider_checked_at, job.c.started_at) < func.now() - stale_after,
+        ),
+        batch_size,
+        [job.c.id, job.c.provider_endpoint, job.c.provider_request_id, job.c.traceparent],
+        provider_checked_at=func.now(),
+    )
     finished = 0
     for job_id, endpoint, request_id, traceparent in stale:
         with _in_job_trace(traceparent, "provider poll"):

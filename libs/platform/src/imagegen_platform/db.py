@@ -7,15 +7,11 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(database_url, pool_size=pool_size, pool_pre_ping=True)
-
-
-def session_factory(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
 
 
 def migrate(database_url: str, migrations_dir: Path, schema: str) -> None:

@@ -38,10 +38,6 @@ class NotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
 
 
-class AlreadyExists(DomainError):
-    kind = ErrorKind.ALREADY_EXISTS
-
-
 class FailedPrecondition(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
 

@@ -54,12 +54,9 @@ async def get_team_id(caller: Annotated[api_keys.Caller, Security(get_caller)]) 
 
 
 ServicesDep = Annotated[Services, Depends(get_services)]
-# Any live key of the team. Every /api route should use a scoped alias below instead.
-TeamIdDep = Annotated[str, Depends(get_team_id)]
 # The team of a key holding the operation's scope.
 ReadTeamIdDep = Annotated[str, Security(get_team_id, scopes=["read"])]
 GenerateTeamIdDep = Annotated[str, Security(get_team_id, scopes=["generate"])]
-TrainTeamIdDep = Annotated[str, Security(get_team_id, scopes=["train"])]
 BillingTeamIdDep = Annotated[str, Security(get_team_id, scopes=["billing"])]
 # A key that may manage the team's API keys.
 AdminCallerDep = Annotated[api_keys.Caller, Security(get_caller, scopes=["admin"])]

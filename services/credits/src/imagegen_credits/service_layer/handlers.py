@@ -168,15 +168,6 @@ async def _already_recorded(connection: AsyncConnection, kind: LedgerKind, key: 
     ).first() is not None
 
 
-def parse_plan(value: str) -> Plan:
-    try:
-        return Plan(value)
-    except ValueError:
-        raise InvalidArgument(
-            "invalid_plan", f"plan must be one of {', '.join(p.value for p in Plan)}"
-        ) from None
-
-
 def allocation_key(team_id: str, period_start: datetime) -> str:
     return f"allocation:{team_id}:{period_start.date().isoformat()}"
 

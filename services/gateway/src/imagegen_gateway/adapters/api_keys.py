@@ -101,12 +101,6 @@ async def caller_for_key(engine: AsyncEngine, secret: str) -> Caller | None:
         return Caller(key_id=row.id, team_id=row.team_id, scopes=frozenset(row.scopes))
 
 
-async def team_for_key(engine: AsyncEngine, secret: str) -> str | None:
-    """The team a live key belongs to; None for unknown or revoked keys."""
-    caller = await caller_for_key(engine, secret)
-    return None if caller is None else caller.team_id
-
-
 @dataclass(frozen=True)
 class KeyInfo:
     """A key as its team may see it: never the secret or its hash."""

@@ -23,6 +23,7 @@ GENERATION_STREAM = JStream(name="GENERATION", declare=False)
 CREDITS_STREAM_CONFIG = StreamConfig(name="CREDITS", subjects=["credits.v1.>"], duplicate_window=600)
 
 JOB_QUEUED_SUBJECT = "generation.v1.job.queued"
+JOB_STARTED_SUBJECT = "generation.v1.job.started"
 JOB_FINISHED_SUBJECT = "generation.v1.job.finished"
 LOW_BALANCE_SUBJECT = "credits.v1.balance.low"
 

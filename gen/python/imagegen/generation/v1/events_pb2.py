@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from imagegen.generation.v1 import generation_pb2 as imagegen_dot_generation_dot_v1_dot_generation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#imagegen/generation/v1/events.proto\x12\x16imagegen.generation.v1\x1a\'imagegen/generation/v1/generation.proto\"[\n\tJobQueued\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\"|\n\x0bJobFinished\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x31\n\x06status\x18\x03 \x01(\x0e\x32!.imagegen.generation.v1.JobStatus\x12\x19\n\x11\x63harge_hundredths\x18\x04 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#imagegen/generation/v1/events.proto\x12\x16imagegen.generation.v1\x1a\'imagegen/generation/v1/generation.proto\"[\n\tJobQueued\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\"\xe1\x02\n\x0bJobFinished\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x31\n\x06status\x18\x03 \x01(\x0e\x32!.imagegen.generation.v1.JobStatus\x12\x19\n\x11\x63harge_hundredths\x18\x04 \x01(\x03\x12-\n\x04type\x18\x05 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x42\n\x0emodel_training\x18\x06 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInput\x12?\n\x0ftraining_output\x18\x07 \x01(\x0b\x32&.imagegen.generation.v1.TrainingOutput\x12/\n\x05\x65rror\x18\x08 \x01(\x0b\x32 .imagegen.generation.v1.JobError\"\xa0\x01\n\nJobStarted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x42\n\x0emodel_training\x18\x04 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInputb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOBQUEUED']._serialized_start=104
   _globals['_JOBQUEUED']._serialized_end=195
-  _globals['_JOBFINISHED']._serialized_start=197
-  _globals['_JOBFINISHED']._serialized_end=321
+  _globals['_JOBFINISHED']._serialized_start=198
+  _globals['_JOBFINISHED']._serialized_end=551
+  _globals['_JOBSTARTED']._serialized_start=554
+  _globals['_JOBSTARTED']._serialized_end=714
 # @@protoc_insertion_point(module_scope)

@@ -14,6 +14,8 @@ class JobType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     JOB_TYPE_UNSPECIFIED: _ClassVar[JobType]
     JOB_TYPE_IMAGE_GENERATION: _ClassVar[JobType]
+    JOB_TYPE_MODEL_CREATION: _ClassVar[JobType]
+    JOB_TYPE_MODEL_REFINEMENT: _ClassVar[JobType]
 
 class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -25,6 +27,8 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_CANCELLED: _ClassVar[JobStatus]
 JOB_TYPE_UNSPECIFIED: JobType
 JOB_TYPE_IMAGE_GENERATION: JobType
+JOB_TYPE_MODEL_CREATION: JobType
+JOB_TYPE_MODEL_REFINEMENT: JobType
 JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_STATUS_QUEUED: JobStatus
 JOB_STATUS_RUNNING: JobStatus
@@ -33,20 +37,54 @@ JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_CANCELLED: JobStatus
 
 class ImageGenerationInput(_message.Message):
-    __slots__ = ("reference_model_id", "prompt", "resolution", "quality", "num_images", "seed")
+    __slots__ = ("reference_model_id", "prompt", "resolution", "quality", "num_images", "seed", "custom_model_id", "model_version")
     REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     NUM_IMAGES_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     reference_model_id: int
     prompt: str
     resolution: str
     quality: str
     num_images: int
     seed: int
-    def __init__(self, reference_model_id: _Optional[int] = ..., prompt: _Optional[str] = ..., resolution: _Optional[str] = ..., quality: _Optional[str] = ..., num_images: _Optional[int] = ..., seed: _Optional[int] = ...) -> None: ...
+    custom_model_id: int
+    model_version: int
+    def __init__(self, reference_model_id: _Optional[int] = ..., prompt: _Optional[str] = ..., resolution: _Optional[str] = ..., quality: _Optional[str] = ..., num_images: _Optional[int] = ..., seed: _Optional[int] = ..., custom_model_id: _Optional[int] = ..., model_version: _Optional[int] = ...) -> None: ...
+
+class ModelTrainingInput(_message.Message):
+    __slots__ = ("custom_model_id", "model_version", "reference_model_id", "trigger_word", "training_steps", "num_training_images", "training_zip_file_id", "starting_weights_file_id", "iteration")
+    CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_WORD_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_STEPS_FIELD_NUMBER: _ClassVar[int]
+    NUM_TRAINING_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_ZIP_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTING_WEIGHTS_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    ITERATION_FIELD_NUMBER: _ClassVar[int]
+    custom_model_id: int
+    model_version: int
+    reference_model_id: int
+    trigger_word: str
+    training_steps: int
+    num_training_images: int
+    training_zip_file_id: str
+    starting_weights_file_id: str
+    iteration: int
+    def __init__(self, custom_model_id: _Optional[int] = ..., model_version: _Optional[int] = ..., reference_model_id: _Optional[int] = ..., trigger_word: _Optional[str] = ..., training_steps: _Optional[int] = ..., num_training_images: _Optional[int] = ..., training_zip_file_id: _Optional[str] = ..., starting_weights_file_id: _Optional[str] = ..., iteration: _Optional[int] = ...) -> None: ...
+
+class TrainingOutput(_message.Message):
+    __slots__ = ("weights_file_id", "config_file_id")
+    WEIGHTS_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    weights_file_id: str
+    config_file_id: str
+    def __init__(self, weights_file_id: _Optional[str] = ..., config_file_id: _Optional[str] = ...) -> None: ...
 
 class JobError(_message.Message):
     __slots__ = ("code", "message")
@@ -71,7 +109,7 @@ class JobImage(_message.Message):
     def __init__(self, file_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., content_type: _Optional[str] = ..., nsfw: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "team_id", "type", "status", "image_generation", "estimated_credits_hundredths", "charged_credits_hundredths", "refunded_credits_hundredths", "progress", "error", "images", "created_at", "started_at", "finished_at", "queue_position", "attempts")
+    __slots__ = ("id", "team_id", "type", "status", "image_generation", "estimated_credits_hundredths", "charged_credits_hundredths", "refunded_credits_hundredths", "progress", "error", "images", "created_at", "started_at", "finished_at", "queue_position", "attempts", "model_training", "training_output", "estimated_start_at")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +126,9 @@ class Job(_message.Message):
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     QUEUE_POSITION_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    MODEL_TRAINING_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_START_AT_FIELD_NUMBER: _ClassVar[int]
     id: str
     team_id: str
     type: JobType
@@ -104,4 +145,7 @@ class Job(_message.Message):
     finished_at: _timestamp_pb2.Timestamp
     queue_position: int
     attempts: int
-    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., type: _Optional[_Union[JobType, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., image_generation: _Optional[_Union[ImageGenerationInput, _Mapping]] = ..., estimated_credits_hundredths: _Optional[int] = ..., charged_credits_hundredths: _Optional[int] = ..., refunded_credits_hundredths: _Optional[int] = ..., progress: _Optional[float] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., images: _Optional[_Iterable[_Union[JobImage, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_position: _Optional[int] = ..., attempts: _Optional[int] = ...) -> None: ...
+    model_training: ModelTrainingInput
+    training_output: TrainingOutput
+    estimated_start_at: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., type: _Optional[_Union[JobType, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., image_generation: _Optional[_Union[ImageGenerationInput, _Mapping]] = ..., estimated_credits_hundredths: _Optional[int] = ..., charged_credits_hundredths: _Optional[int] = ..., refunded_credits_hundredths: _Optional[int] = ..., progress: _Optional[float] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., images: _Optional[_Iterable[_Union[JobImage, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_position: _Optional[int] = ..., attempts: _Optional[int] = ..., model_training: _Optional[_Union[ModelTrainingInput, _Mapping]] = ..., training_output: _Optional[_Union[TrainingOutput, _Mapping]] = ..., estimated_start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

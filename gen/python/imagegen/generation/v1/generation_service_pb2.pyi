@@ -68,6 +68,28 @@ class CompleteProviderRequestResponse(_message.Message):
     job: _generation_pb2.Job
     def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
 
+class CreateModelTrainingJobRequest(_message.Message):
+    __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FIELD_NUMBER: _ClassVar[int]
+    COMPLEXITY_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
+    TRAINING_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    STARTING_WEIGHTS_PARAMETER_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    input: _generation_pb2.ModelTrainingInput
+    complexity_hundredths: int
+    training_endpoint: str
+    starting_weights_parameter: str
+    idempotency_key: str
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ModelTrainingInput, _Mapping]] = ..., complexity_hundredths: _Optional[int] = ..., training_endpoint: _Optional[str] = ..., starting_weights_parameter: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+
+class CreateModelTrainingJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _generation_pb2.Job
+    def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
+
 class ModelCreationEstimateInput(_message.Message):
     __slots__ = ("reference_model_id", "num_training_images")
     REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -76,13 +98,25 @@ class ModelCreationEstimateInput(_message.Message):
     num_training_images: int
     def __init__(self, reference_model_id: _Optional[int] = ..., num_training_images: _Optional[int] = ...) -> None: ...
 
+class ModelRefinementEstimateInput(_message.Message):
+    __slots__ = ("team_id", "custom_model_id")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    custom_model_id: int
+    def __init__(self, team_id: _Optional[str] = ..., custom_model_id: _Optional[int] = ...) -> None: ...
+
 class EstimateCostRequest(_message.Message):
-    __slots__ = ("image_generation", "model_creation")
+    __slots__ = ("image_generation", "model_creation", "model_refinement", "team_id")
     IMAGE_GENERATION_FIELD_NUMBER: _ClassVar[int]
     MODEL_CREATION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_REFINEMENT_FIELD_NUMBER: _ClassVar[int]
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     image_generation: _generation_pb2.ImageGenerationInput
     model_creation: ModelCreationEstimateInput
-    def __init__(self, image_generation: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., model_creation: _Optional[_Union[ModelCreationEstimateInput, _Mapping]] = ...) -> None: ...
+    model_refinement: ModelRefinementEstimateInput
+    team_id: str
+    def __init__(self, image_generation: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., model_creation: _Optional[_Union[ModelCreationEstimateInput, _Mapping]] = ..., model_refinement: _Optional[_Union[ModelRefinementEstimateInput, _Mapping]] = ..., team_id: _Optional[str] = ...) -> None: ...
 
 class EstimateCostResponse(_message.Message):
     __slots__ = ("amount_hundredths", "pricing_version", "breakdown")
@@ -102,11 +136,12 @@ class EstimateCostResponse(_message.Message):
     def __init__(self, amount_hundredths: _Optional[int] = ..., pricing_version: _Optional[int] = ..., breakdown: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ListJobsRequest(_message.Message):
-    __slots__ = ("team_id", "statuses", "types", "reference_model_id", "created_after", "created_before", "page_size", "page_token")
+    __slots__ = ("team_id", "statuses", "types", "reference_model_id", "custom_model_id", "created_after", "created_before", "page_size", "page_token")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     TYPES_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AFTER_FIELD_NUMBER: _ClassVar[int]
     CREATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -115,11 +150,12 @@ class ListJobsRequest(_message.Message):
     statuses: _containers.RepeatedScalarFieldContainer[_generation_pb2.JobStatus]
     types: _containers.RepeatedScalarFieldContainer[_generation_pb2.JobType]
     reference_model_id: int
+    custom_model_id: int
     created_after: _timestamp_pb2.Timestamp
     created_before: _timestamp_pb2.Timestamp
     page_size: int
     page_token: str
-    def __init__(self, team_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_generation_pb2.JobStatus, str]]] = ..., types: _Optional[_Iterable[_Union[_generation_pb2.JobType, str]]] = ..., reference_model_id: _Optional[int] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    def __init__(self, team_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_generation_pb2.JobStatus, str]]] = ..., types: _Optional[_Iterable[_Union[_generation_pb2.JobType, str]]] = ..., reference_model_id: _Optional[int] = ..., custom_model_id: _Optional[int] = ..., created_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class ListJobsResponse(_message.Message):
     __slots__ = ("jobs", "next_page_token")

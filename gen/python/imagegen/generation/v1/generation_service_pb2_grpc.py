@@ -60,6 +60,11 @@ class GenerationServiceStub:
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.SerializeToString,
                 response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.FromString,
                 _registered_method=True)
+        self.CreateModelTrainingJob = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/CreateModelTrainingJob',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobResponse.FromString,
+                _registered_method=True)
         self.CompleteProviderRequest = channel.unary_unary(
                 '/imagegen.generation.v1.GenerationService/CompleteProviderRequest',
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestRequest.SerializeToString,
@@ -106,6 +111,13 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateModelTrainingJob(self, request, context):
+        """CreateModelTrainingJob quotes, reserves credits and queues the training of a model version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CompleteProviderRequest(self, request, context):
         """CompleteProviderRequest records a provider's verified result for the job it belongs to.
         """
@@ -140,6 +152,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.EstimateCost,
                     request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.FromString,
                     response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.SerializeToString,
+            ),
+            'CreateModelTrainingJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateModelTrainingJob,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobResponse.SerializeToString,
             ),
             'CompleteProviderRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.CompleteProviderRequest,
@@ -283,6 +300,33 @@ class GenerationService:
             '/imagegen.generation.v1.GenerationService/EstimateCost',
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostRequest.SerializeToString,
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.EstimateCostResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateModelTrainingJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.generation.v1.GenerationService/CreateModelTrainingJob',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -23,15 +23,24 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fimagegen/models/v1/models.proto\x12\x12imagegen.models.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xce\x01\n\x0eReferenceModel\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x1d\n\x15\x63omplexity_hundredths\x18\x06 \x01(\x03\x12\x19\n\x11provider_endpoint\x18\x07 \x01(\t\x12\x33\n\x12\x64\x65\x66\x61ult_parameters\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Structb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fimagegen/models/v1/models.proto\x12\x12imagegen.models.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xba\x02\n\x0eReferenceModel\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x0c\n\x04tags\x18\x05 \x03(\t\x12\x1d\n\x15\x63omplexity_hundredths\x18\x06 \x01(\x03\x12\x19\n\x11provider_endpoint\x18\x07 \x01(\t\x12\x33\n\x12\x64\x65\x66\x61ult_parameters\x18\x08 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x13\n\x0bpreview_url\x18\t \x01(\t\x12:\n\x16preview_url_expires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11training_endpoint\x18\x0b \x01(\t\"\xec\x03\n\x0cModelVersion\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x36\n\x06status\x18\x02 \x01(\x0e\x32&.imagegen.models.v1.ModelVersionStatus\x12\x16\n\x0eparent_version\x18\x03 \x01(\x05\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x16\n\x0etraining_steps\x18\x05 \x01(\x05\x12\x1f\n\x17training_image_file_ids\x18\x06 \x03(\t\x12\x1c\n\x14training_zip_file_id\x18\x07 \x01(\t\x12\x17\n\x0fweights_file_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63onfig_file_id\x18\t \x01(\t\x12 \n\x18starting_weights_file_id\x18\n \x01(\t\x12$\n\x1c\x65stimated_credits_hundredths\x18\x0b \x01(\x03\x12\"\n\x1a\x63harged_credits_hundredths\x18\x0c \x01(\x03\x12\x16\n\x0e\x66\x61ilure_reason\x18\r \x01(\t\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x82\x03\n\x0b\x43ustomModel\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12\x1a\n\x12reference_model_id\x18\x03 \x01(\x03\x12\x0c\n\x04name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\x14\n\x0ctrigger_word\x18\x06 \x01(\t\x12\x35\n\x06status\x18\x07 \x01(\x0e\x32%.imagegen.models.v1.CustomModelStatus\x12\x17\n\x0f\x63urrent_version\x18\x08 \x01(\x05\x12\x32\n\x08versions\x18\t \x03(\x0b\x32 .imagegen.models.v1.ModelVersion\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x63omplexity_hundredths\x18\x0c \x01(\x03*\xba\x01\n\x11\x43ustomModelStatus\x12#\n\x1f\x43USTOM_MODEL_STATUS_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x43USTOM_MODEL_STATUS_PENDING\x10\x01\x12 \n\x1c\x43USTOM_MODEL_STATUS_TRAINING\x10\x02\x12\x1d\n\x19\x43USTOM_MODEL_STATUS_READY\x10\x03\x12\x1e\n\x1a\x43USTOM_MODEL_STATUS_FAILED\x10\x04*\xe4\x01\n\x12ModelVersionStatus\x12$\n MODEL_VERSION_STATUS_UNSPECIFIED\x10\x00\x12 \n\x1cMODEL_VERSION_STATUS_PENDING\x10\x01\x12!\n\x1dMODEL_VERSION_STATUS_TRAINING\x10\x02\x12\x1e\n\x1aMODEL_VERSION_STATUS_READY\x10\x03\x12\x1f\n\x1bMODEL_VERSION_STATUS_FAILED\x10\x04\x12\"\n\x1eMODEL_VERSION_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.models.v1.models_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REFERENCEMODEL']._serialized_start=86
-  _globals['_REFERENCEMODEL']._serialized_end=292
+  _globals['_CUSTOMMODELSTATUS']._serialized_start=1320
+  _globals['_CUSTOMMODELSTATUS']._serialized_end=1506
+  _globals['_MODELVERSIONSTATUS']._serialized_start=1509
+  _globals['_MODELVERSIONSTATUS']._serialized_end=1737
+  _globals['_REFERENCEMODEL']._serialized_start=119
+  _globals['_REFERENCEMODEL']._serialized_end=433
+  _globals['_MODELVERSION']._serialized_start=436
+  _globals['_MODELVERSION']._serialized_end=928
+  _globals['_CUSTOMMODEL']._serialized_start=931
+  _globals['_CUSTOMMODEL']._serialized_end=1317
 # @@protoc_insertion_point(module_scope)

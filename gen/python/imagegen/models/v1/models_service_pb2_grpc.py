@@ -45,6 +45,41 @@ class ModelsServiceStub:
                 request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsRequest.SerializeToString,
                 response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsResponse.FromString,
                 _registered_method=True)
+        self.CreateCustomModel = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/CreateCustomModel',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelResponse.FromString,
+                _registered_method=True)
+        self.RefineCustomModel = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/RefineCustomModel',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelResponse.FromString,
+                _registered_method=True)
+        self.GetCustomModel = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/GetCustomModel',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelResponse.FromString,
+                _registered_method=True)
+        self.ListCustomModels = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/ListCustomModels',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsResponse.FromString,
+                _registered_method=True)
+        self.UpdateCustomModel = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/UpdateCustomModel',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelResponse.FromString,
+                _registered_method=True)
+        self.DeleteCustomModel = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/DeleteCustomModel',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelResponse.FromString,
+                _registered_method=True)
+        self.ResolveModelVersion = channel.unary_unary(
+                '/imagegen.models.v1.ModelsService/ResolveModelVersion',
+                request_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionRequest.SerializeToString,
+                response_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionResponse.FromString,
+                _registered_method=True)
 
 
 class ModelsServiceServicer:
@@ -65,6 +100,56 @@ class ModelsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateCustomModel(self, request, context):
+        """CreateCustomModel checks the training set, then creates the model and queues version 1's training.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefineCustomModel(self, request, context):
+        """RefineCustomModel queues the training of the model's next version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCustomModel(self, request, context):
+        """GetCustomModel returns one of a team's models with its versions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListCustomModels(self, request, context):
+        """ListCustomModels pages through a team's models, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateCustomModel(self, request, context):
+        """UpdateCustomModel changes a model's name, description or current version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCustomModel(self, request, context):
+        """DeleteCustomModel cancels the model's running trainings (refunded) and removes it and its files.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResolveModelVersion(self, request, context):
+        """ResolveModelVersion says what generating with a model's version needs; a version that is not ready
+        is a failed precondition that says why.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +162,41 @@ def add_ModelsServiceServicer_to_server(servicer, server):
                     servicer.ListReferenceModels,
                     request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsRequest.FromString,
                     response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsResponse.SerializeToString,
+            ),
+            'CreateCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateCustomModel,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelResponse.SerializeToString,
+            ),
+            'RefineCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefineCustomModel,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelResponse.SerializeToString,
+            ),
+            'GetCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCustomModel,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelResponse.SerializeToString,
+            ),
+            'ListCustomModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCustomModels,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsResponse.SerializeToString,
+            ),
+            'UpdateCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCustomModel,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelResponse.SerializeToString,
+            ),
+            'DeleteCustomModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCustomModel,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelResponse.SerializeToString,
+            ),
+            'ResolveModelVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResolveModelVersion,
+                    request_deserializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionRequest.FromString,
+                    response_serializer=imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +254,195 @@ class ModelsService:
             '/imagegen.models.v1.ModelsService/ListReferenceModels',
             imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsRequest.SerializeToString,
             imagegen_dot_models_dot_v1_dot_models__service__pb2.ListReferenceModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/CreateCustomModel',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.CreateCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefineCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/RefineCustomModel',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.RefineCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/GetCustomModel',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.GetCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCustomModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/ListCustomModels',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.ListCustomModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/UpdateCustomModel',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.UpdateCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCustomModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/DeleteCustomModel',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.DeleteCustomModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResolveModelVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.models.v1.ModelsService/ResolveModelVersion',
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionRequest.SerializeToString,
+            imagegen_dot_models_dot_v1_dot_models__service__pb2.ResolveModelVersionResponse.FromString,
             options,
             channel_credentials,
             insecure,

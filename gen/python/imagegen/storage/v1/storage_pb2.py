@@ -25,19 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!imagegen/storage/v1/storage.proto\x12\x13imagegen.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n\nStoredFile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x12\n\nsha256_hex\x18\x07 \x01(\t\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05state\x18\x0c \x01(\x0e\x32\x1e.imagegen.storage.v1.FileState\x12.\n\nremoved_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\tSignedUrl\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.imagegen.storage.v1.FileState\x12\x33\n\x0f\x66ile_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xb1\x01\n\x08\x46ileKind\x12\x19\n\x15\x46ILE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46ILE_KIND_GENERATED_IMAGE\x10\x01\x12\x1a\n\x16\x46ILE_KIND_TRAINING_ZIP\x10\x02\x12\x1c\n\x18\x46ILE_KIND_TRAINING_IMAGE\x10\x03\x12\x1a\n\x16\x46ILE_KIND_LORA_WEIGHTS\x10\x04\x12\x15\n\x11\x46ILE_KIND_PREVIEW\x10\x05*n\n\tFileState\x12\x1a\n\x16\x46ILE_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_STATE_STORED\x10\x01\x12\x16\n\x12\x46ILE_STATE_EXPIRED\x10\x02\x12\x16\n\x12\x46ILE_STATE_DELETED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!imagegen/storage/v1/storage.proto\x12\x13imagegen.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x84\x03\n\nStoredFile\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12+\n\x04kind\x18\x03 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x12\n\nsize_bytes\x18\x06 \x01(\x03\x12\x12\n\nsha256_hex\x18\x07 \x01(\t\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05state\x18\x0c \x01(\x0e\x32\x1e.imagegen.storage.v1.FileState\x12.\n\nremoved_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xbd\x01\n\tSignedUrl\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x05state\x18\x04 \x01(\x0e\x32\x1e.imagegen.storage.v1.FileState\x12\x33\n\x0f\x66ile_expires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x13TrainingImageSource\x12\r\n\x03url\x18\x01 \x01(\tH\x00\x12\x13\n\tupload_id\x18\x02 \x01(\tH\x00\x12\x11\n\x07\x66ile_id\x18\x03 \x01(\tH\x00\x42\x08\n\x06source\"B\n\x12TrainingSetProblem\x12\r\n\x05index\x18\x01 \x01(\x05\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"Y\n\x10TrainingSetRules\x12\x12\n\nmin_images\x18\x01 \x01(\x05\x12\x12\n\nmax_images\x18\x02 \x01(\x05\x12\x1d\n\x15min_short_side_pixels\x18\x03 \x01(\x05*\xcd\x01\n\x08\x46ileKind\x12\x19\n\x15\x46ILE_KIND_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46ILE_KIND_GENERATED_IMAGE\x10\x01\x12\x1a\n\x16\x46ILE_KIND_TRAINING_ZIP\x10\x02\x12\x1c\n\x18\x46ILE_KIND_TRAINING_IMAGE\x10\x03\x12\x1a\n\x16\x46ILE_KIND_LORA_WEIGHTS\x10\x04\x12\x15\n\x11\x46ILE_KIND_PREVIEW\x10\x05\x12\x1a\n\x16\x46ILE_KIND_MODEL_CONFIG\x10\x06*\x8e\x01\n\tFileState\x12\x1a\n\x16\x46ILE_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11\x46ILE_STATE_STORED\x10\x01\x12\x16\n\x12\x46ILE_STATE_EXPIRED\x10\x02\x12\x16\n\x12\x46ILE_STATE_DELETED\x10\x03\x12\x1e\n\x1a\x46ILE_STATE_AWAITING_UPLOAD\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.storage.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FILEKIND']._serialized_start=675
-  _globals['_FILEKIND']._serialized_end=852
-  _globals['_FILESTATE']._serialized_start=854
-  _globals['_FILESTATE']._serialized_end=964
+  _globals['_FILEKIND']._serialized_start=922
+  _globals['_FILEKIND']._serialized_end=1127
+  _globals['_FILESTATE']._serialized_start=1130
+  _globals['_FILESTATE']._serialized_end=1272
   _globals['_STOREDFILE']._serialized_start=92
   _globals['_STOREDFILE']._serialized_end=480
   _globals['_SIGNEDURL']._serialized_start=483
   _globals['_SIGNEDURL']._serialized_end=672
+  _globals['_TRAININGIMAGESOURCE']._serialized_start=674
+  _globals['_TRAININGIMAGESOURCE']._serialized_end=760
+  _globals['_TRAININGSETPROBLEM']._serialized_start=762
+  _globals['_TRAININGSETPROBLEM']._serialized_end=828
+  _globals['_TRAININGSETRULES']._serialized_start=830
+  _globals['_TRAININGSETRULES']._serialized_end=919
 # @@protoc_insertion_point(module_scope)

@@ -17,6 +17,7 @@ class FileKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE_KIND_TRAINING_IMAGE: _ClassVar[FileKind]
     FILE_KIND_LORA_WEIGHTS: _ClassVar[FileKind]
     FILE_KIND_PREVIEW: _ClassVar[FileKind]
+    FILE_KIND_MODEL_CONFIG: _ClassVar[FileKind]
 
 class FileState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,16 +25,19 @@ class FileState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     FILE_STATE_STORED: _ClassVar[FileState]
     FILE_STATE_EXPIRED: _ClassVar[FileState]
     FILE_STATE_DELETED: _ClassVar[FileState]
+    FILE_STATE_AWAITING_UPLOAD: _ClassVar[FileState]
 FILE_KIND_UNSPECIFIED: FileKind
 FILE_KIND_GENERATED_IMAGE: FileKind
 FILE_KIND_TRAINING_ZIP: FileKind
 FILE_KIND_TRAINING_IMAGE: FileKind
 FILE_KIND_LORA_WEIGHTS: FileKind
 FILE_KIND_PREVIEW: FileKind
+FILE_KIND_MODEL_CONFIG: FileKind
 FILE_STATE_UNSPECIFIED: FileState
 FILE_STATE_STORED: FileState
 FILE_STATE_EXPIRED: FileState
 FILE_STATE_DELETED: FileState
+FILE_STATE_AWAITING_UPLOAD: FileState
 
 class StoredFile(_message.Message):
     __slots__ = ("id", "team_id", "kind", "owner_id", "content_type", "size_bytes", "sha256_hex", "width", "height", "created_at", "expires_at", "state", "removed_at")
@@ -78,3 +82,33 @@ class SignedUrl(_message.Message):
     state: FileState
     file_expires_at: _timestamp_pb2.Timestamp
     def __init__(self, file_id: _Optional[str] = ..., url: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[FileState, str]] = ..., file_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class TrainingImageSource(_message.Message):
+    __slots__ = ("url", "upload_id", "file_id")
+    URL_FIELD_NUMBER: _ClassVar[int]
+    UPLOAD_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_ID_FIELD_NUMBER: _ClassVar[int]
+    url: str
+    upload_id: str
+    file_id: str
+    def __init__(self, url: _Optional[str] = ..., upload_id: _Optional[str] = ..., file_id: _Optional[str] = ...) -> None: ...
+
+class TrainingSetProblem(_message.Message):
+    __slots__ = ("index", "code", "message")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    code: str
+    message: str
+    def __init__(self, index: _Optional[int] = ..., code: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class TrainingSetRules(_message.Message):
+    __slots__ = ("min_images", "max_images", "min_short_side_pixels")
+    MIN_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MAX_IMAGES_FIELD_NUMBER: _ClassVar[int]
+    MIN_SHORT_SIDE_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    min_images: int
+    max_images: int
+    min_short_side_pixels: int
+    def __init__(self, min_images: _Optional[int] = ..., max_images: _Optional[int] = ..., min_short_side_pixels: _Optional[int] = ...) -> None: ...

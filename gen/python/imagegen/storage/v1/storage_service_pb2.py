@@ -22,32 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from imagegen.storage.v1 import storage_pb2 as imagegen_dot_storage_dot_v1_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/storage/v1/storage_service.proto\x12\x13imagegen.storage.v1\x1a!imagegen/storage/v1/storage.proto\"\x9e\x01\n\x11ImportFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0c\n\x04plan\x18\x06 \x01(\t\"C\n\x12ImportFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\"8\n\x13SignFileUrlsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ile_ids\x18\x02 \x03(\t\"K\n\x14SignFileUrlsResponse\x12\x33\n\x0bsigned_urls\x18\x01 \x03(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"2\n\x0eGetFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\"t\n\x0fGetFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\x12\x32\n\nsigned_url\x18\x02 \x01(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"<\n\x17\x44\x65leteOwnerFilesRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"*\n\x18\x44\x65leteOwnerFilesResponse\x12\x0e\n\x06marked\x18\x01 \x01(\x05\x32\x9b\x03\n\x0eStorageService\x12]\n\nImportFile\x12&.imagegen.storage.v1.ImportFileRequest\x1a\'.imagegen.storage.v1.ImportFileResponse\x12\x63\n\x0cSignFileUrls\x12(.imagegen.storage.v1.SignFileUrlsRequest\x1a).imagegen.storage.v1.SignFileUrlsResponse\x12T\n\x07GetFile\x12#.imagegen.storage.v1.GetFileRequest\x1a$.imagegen.storage.v1.GetFileResponse\x12o\n\x10\x44\x65leteOwnerFiles\x12,.imagegen.storage.v1.DeleteOwnerFilesRequest\x1a-.imagegen.storage.v1.DeleteOwnerFilesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)imagegen/storage/v1/storage_service.proto\x12\x13imagegen.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!imagegen/storage/v1/storage.proto\"\x9e\x01\n\x11ImportFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x12\n\nsource_url\x18\x04 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x0c\n\x04plan\x18\x06 \x01(\t\"C\n\x12ImportFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\"8\n\x13SignFileUrlsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ile_ids\x18\x02 \x03(\t\"K\n\x14SignFileUrlsResponse\x12\x33\n\x0bsigned_urls\x18\x01 \x03(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"2\n\x0eGetFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\"t\n\x0fGetFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\x12\x32\n\nsigned_url\x18\x02 \x01(\x0b\x32\x1e.imagegen.storage.v1.SignedUrl\"<\n\x17\x44\x65leteOwnerFilesRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\"*\n\x18\x44\x65leteOwnerFilesResponse\x12\x0e\n\x06marked\x18\x01 \x01(\x05\"b\n\x13\x43reateUploadRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\"\x9c\x02\n\x14\x43reateUploadResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\x12\x12\n\nupload_url\x18\x02 \x01(\t\x12\x35\n\x11upload_expires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12T\n\x0eupload_headers\x18\x04 \x03(\x0b\x32<.imagegen.storage.v1.CreateUploadResponse.UploadHeadersEntry\x1a\x34\n\x12UploadHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc8\x01\n\x19PrepareTrainingSetRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x39\n\x07sources\x18\x03 \x03(\x0b\x32(.imagegen.storage.v1.TrainingImageSource\x12\x34\n\x05rules\x18\x04 \x01(\x0b\x32%.imagegen.storage.v1.TrainingSetRules\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"\xb6\x01\n\x1aPrepareTrainingSetResponse\x12\x39\n\x08problems\x18\x01 \x03(\x0b\x32\'.imagegen.storage.v1.TrainingSetProblem\x12/\n\x06images\x18\x02 \x03(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\x12,\n\x03zip\x18\x03 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile\"\x8a\x01\n\x0ePutFileRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12+\n\x04kind\x18\x02 \x01(\x0e\x32\x1d.imagegen.storage.v1.FileKind\x12\x10\n\x08owner_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"@\n\x0fPutFileResponse\x12-\n\x04\x66ile\x18\x01 \x01(\x0b\x32\x1f.imagegen.storage.v1.StoredFile2\xcd\x05\n\x0eStorageService\x12]\n\nImportFile\x12&.imagegen.storage.v1.ImportFileRequest\x1a\'.imagegen.storage.v1.ImportFileResponse\x12\x63\n\x0cSignFileUrls\x12(.imagegen.storage.v1.SignFileUrlsRequest\x1a).imagegen.storage.v1.SignFileUrlsResponse\x12T\n\x07GetFile\x12#.imagegen.storage.v1.GetFileRequest\x1a$.imagegen.storage.v1.GetFileResponse\x12o\n\x10\x44\x65leteOwnerFiles\x12,.imagegen.storage.v1.DeleteOwnerFilesRequest\x1a-.imagegen.storage.v1.DeleteOwnerFilesResponse\x12\x63\n\x0c\x43reateUpload\x12(.imagegen.storage.v1.CreateUploadRequest\x1a).imagegen.storage.v1.CreateUploadResponse\x12u\n\x12PrepareTrainingSet\x12..imagegen.storage.v1.PrepareTrainingSetRequest\x1a/.imagegen.storage.v1.PrepareTrainingSetResponse\x12T\n\x07PutFile\x12#.imagegen.storage.v1.PutFileRequest\x1a$.imagegen.storage.v1.PutFileResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.storage.v1.storage_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMPORTFILEREQUEST']._serialized_start=102
-  _globals['_IMPORTFILEREQUEST']._serialized_end=260
-  _globals['_IMPORTFILERESPONSE']._serialized_start=262
-  _globals['_IMPORTFILERESPONSE']._serialized_end=329
-  _globals['_SIGNFILEURLSREQUEST']._serialized_start=331
-  _globals['_SIGNFILEURLSREQUEST']._serialized_end=387
-  _globals['_SIGNFILEURLSRESPONSE']._serialized_start=389
-  _globals['_SIGNFILEURLSRESPONSE']._serialized_end=464
-  _globals['_GETFILEREQUEST']._serialized_start=466
-  _globals['_GETFILEREQUEST']._serialized_end=516
-  _globals['_GETFILERESPONSE']._serialized_start=518
-  _globals['_GETFILERESPONSE']._serialized_end=634
-  _globals['_DELETEOWNERFILESREQUEST']._serialized_start=636
-  _globals['_DELETEOWNERFILESREQUEST']._serialized_end=696
-  _globals['_DELETEOWNERFILESRESPONSE']._serialized_start=698
-  _globals['_DELETEOWNERFILESRESPONSE']._serialized_end=740
-  _globals['_STORAGESERVICE']._serialized_start=743
-  _globals['_STORAGESERVICE']._serialized_end=1154
+  _globals['_CREATEUPLOADRESPONSE_UPLOADHEADERSENTRY']._loaded_options = None
+  _globals['_CREATEUPLOADRESPONSE_UPLOADHEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_IMPORTFILEREQUEST']._serialized_start=135
+  _globals['_IMPORTFILEREQUEST']._serialized_end=293
+  _globals['_IMPORTFILERESPONSE']._serialized_start=295
+  _globals['_IMPORTFILERESPONSE']._serialized_end=362
+  _globals['_SIGNFILEURLSREQUEST']._serialized_start=364
+  _globals['_SIGNFILEURLSREQUEST']._serialized_end=420
+  _globals['_SIGNFILEURLSRESPONSE']._serialized_start=422
+  _globals['_SIGNFILEURLSRESPONSE']._serialized_end=497
+  _globals['_GETFILEREQUEST']._serialized_start=499
+  _globals['_GETFILEREQUEST']._serialized_end=549
+  _globals['_GETFILERESPONSE']._serialized_start=551
+  _globals['_GETFILERESPONSE']._serialized_end=667
+  _globals['_DELETEOWNERFILESREQUEST']._serialized_start=669
+  _globals['_DELETEOWNERFILESREQUEST']._serialized_end=729
+  _globals['_DELETEOWNERFILESRESPONSE']._serialized_start=731
+  _globals['_DELETEOWNERFILESRESPONSE']._serialized_end=773
+  _globals['_CREATEUPLOADREQUEST']._serialized_start=775
+  _globals['_CREATEUPLOADREQUEST']._serialized_end=873
+  _globals['_CREATEUPLOADRESPONSE']._serialized_start=876
+  _globals['_CREATEUPLOADRESPONSE']._serialized_end=1160
+  _globals['_CREATEUPLOADRESPONSE_UPLOADHEADERSENTRY']._serialized_start=1108
+  _globals['_CREATEUPLOADRESPONSE_UPLOADHEADERSENTRY']._serialized_end=1160
+  _globals['_PREPARETRAININGSETREQUEST']._serialized_start=1163
+  _globals['_PREPARETRAININGSETREQUEST']._serialized_end=1363
+  _globals['_PREPARETRAININGSETRESPONSE']._serialized_start=1366
+  _globals['_PREPARETRAININGSETRESPONSE']._serialized_end=1548
+  _globals['_PUTFILEREQUEST']._serialized_start=1551
+  _globals['_PUTFILEREQUEST']._serialized_end=1689
+  _globals['_PUTFILERESPONSE']._serialized_start=1691
+  _globals['_PUTFILERESPONSE']._serialized_end=1755
+  _globals['_STORAGESERVICE']._serialized_start=1758
+  _globals['_STORAGESERVICE']._serialized_end=2475
 # @@protoc_insertion_point(module_scope)

@@ -55,6 +55,21 @@ class StorageServiceStub:
                 request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.SerializeToString,
                 response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.FromString,
                 _registered_method=True)
+        self.CreateUpload = channel.unary_unary(
+                '/imagegen.storage.v1.StorageService/CreateUpload',
+                request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadRequest.SerializeToString,
+                response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadResponse.FromString,
+                _registered_method=True)
+        self.PrepareTrainingSet = channel.unary_unary(
+                '/imagegen.storage.v1.StorageService/PrepareTrainingSet',
+                request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetRequest.SerializeToString,
+                response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetResponse.FromString,
+                _registered_method=True)
+        self.PutFile = channel.unary_unary(
+                '/imagegen.storage.v1.StorageService/PutFile',
+                request_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileRequest.SerializeToString,
+                response_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileResponse.FromString,
+                _registered_method=True)
 
 
 class StorageServiceServicer:
@@ -89,6 +104,28 @@ class StorageServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateUpload(self, request, context):
+        """CreateUpload hands out a presigned PUT URL for one training image; the file awaits its bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PrepareTrainingSet(self, request, context):
+        """PrepareTrainingSet checks every image of a training set and, when none has a problem, stores the
+        images and a zip of them for the owner; a replay with the same key returns the first result.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutFile(self, request, context):
+        """PutFile stores small bytes the caller already has (e.g. a rendered preview); idempotent on its key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +148,21 @@ def add_StorageServiceServicer_to_server(servicer, server):
                     servicer.DeleteOwnerFiles,
                     request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.FromString,
                     response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.SerializeToString,
+            ),
+            'CreateUpload': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateUpload,
+                    request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadRequest.FromString,
+                    response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadResponse.SerializeToString,
+            ),
+            'PrepareTrainingSet': grpc.unary_unary_rpc_method_handler(
+                    servicer.PrepareTrainingSet,
+                    request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetRequest.FromString,
+                    response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetResponse.SerializeToString,
+            ),
+            'PutFile': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutFile,
+                    request_deserializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileRequest.FromString,
+                    response_serializer=imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +274,87 @@ class StorageService:
             '/imagegen.storage.v1.StorageService/DeleteOwnerFiles',
             imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesRequest.SerializeToString,
             imagegen_dot_storage_dot_v1_dot_storage__service__pb2.DeleteOwnerFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateUpload(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.storage.v1.StorageService/CreateUpload',
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadRequest.SerializeToString,
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.CreateUploadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrepareTrainingSet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.storage.v1.StorageService/PrepareTrainingSet',
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetRequest.SerializeToString,
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PrepareTrainingSetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutFile(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.storage.v1.StorageService/PutFile',
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileRequest.SerializeToString,
+            imagegen_dot_storage_dot_v1_dot_storage__service__pb2.PutFileResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -25,27 +25,27 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/generation/v1/generation.proto\x12\x16imagegen.generation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n\x14ImageGenerationInput\x12\x1a\n\x12reference_model_id\x18\x01 \x01(\x03\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x12\n\nnum_images\x18\x05 \x01(\x05\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0f\x63ustom_model_id\x18\x07 \x01(\x03\x12\x15\n\rmodel_version\x18\x08 \x01(\x05\x42\x07\n\x05_seed\"\xfe\x01\n\x12ModelTrainingInput\x12\x17\n\x0f\x63ustom_model_id\x18\x01 \x01(\x03\x12\x15\n\rmodel_version\x18\x02 \x01(\x05\x12\x1a\n\x12reference_model_id\x18\x03 \x01(\x03\x12\x14\n\x0ctrigger_word\x18\x04 \x01(\t\x12\x16\n\x0etraining_steps\x18\x05 \x01(\x05\x12\x1b\n\x13num_training_images\x18\x06 \x01(\x05\x12\x1c\n\x14training_zip_file_id\x18\x07 \x01(\t\x12 \n\x18starting_weights_file_id\x18\x08 \x01(\t\x12\x11\n\titeration\x18\t \x01(\x05\"A\n\x0eTrainingOutput\x12\x17\n\x0fweights_file_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63onfig_file_id\x18\x02 \x01(\t\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"^\n\x08JobImage\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04nsfw\x18\x05 \x01(\x08\"\xa8\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.imagegen.generation.v1.JobStatus\x12\x46\n\x10image_generation\x18\x05 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInput\x12$\n\x1c\x65stimated_credits_hundredths\x18\x06 \x01(\x03\x12\"\n\x1a\x63harged_credits_hundredths\x18\x07 \x01(\x03\x12#\n\x1brefunded_credits_hundredths\x18\x08 \x01(\x03\x12\x10\n\x08progress\x18\t \x01(\x01\x12/\n\x05\x65rror\x18\n \x01(\x0b\x32 .imagegen.generation.v1.JobError\x12\x30\n\x06images\x18\x0b \x03(\x0b\x32 .imagegen.generation.v1.JobImage\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0equeue_position\x18\x0f \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\x12\x42\n\x0emodel_training\x18\x11 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInput\x12?\n\x0ftraining_output\x18\x12 \x01(\x0b\x32&.imagegen.generation.v1.TrainingOutput\x12\x36\n\x12\x65stimated_start_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19JOB_TYPE_IMAGE_GENERATION\x10\x01\x12\x1b\n\x17JOB_TYPE_MODEL_CREATION\x10\x02\x12\x1d\n\x19JOB_TYPE_MODEL_REFINEMENT\x10\x03*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_COMPLETED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/generation/v1/generation.proto\x12\x16imagegen.generation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n\x14ImageGenerationInput\x12\x1a\n\x12reference_model_id\x18\x01 \x01(\x03\x12\x0e\n\x06prompt\x18\x02 \x01(\t\x12\x12\n\nresolution\x18\x03 \x01(\t\x12\x0f\n\x07quality\x18\x04 \x01(\t\x12\x12\n\nnum_images\x18\x05 \x01(\x05\x12\x11\n\x04seed\x18\x06 \x01(\x03H\x00\x88\x01\x01\x12\x17\n\x0f\x63ustom_model_id\x18\x07 \x01(\x03\x12\x15\n\rmodel_version\x18\x08 \x01(\x05\x42\x07\n\x05_seed\"\x96\x02\n\x12ModelTrainingInput\x12\x17\n\x0f\x63ustom_model_id\x18\x01 \x01(\x03\x12\x15\n\rmodel_version\x18\x02 \x01(\x05\x12\x1a\n\x12reference_model_id\x18\x03 \x01(\x03\x12\x14\n\x0ctrigger_word\x18\x04 \x01(\t\x12\x16\n\x0etraining_steps\x18\x05 \x01(\x05\x12\x1b\n\x13num_training_images\x18\x06 \x01(\x05\x12\x1c\n\x14training_zip_file_id\x18\x07 \x01(\t\x12 \n\x18starting_weights_file_id\x18\x08 \x01(\t\x12\x11\n\titeration\x18\t \x01(\x05\x12\x16\n\x0e\x66iles_owner_id\x18\n \x01(\t\"A\n\x0eTrainingOutput\x12\x17\n\x0fweights_file_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63onfig_file_id\x18\x02 \x01(\t\")\n\x08JobError\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\"^\n\x08JobImage\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\x05\x12\x0e\n\x06height\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04nsfw\x18\x05 \x01(\x08\"\xa8\x06\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07team_id\x18\x02 \x01(\t\x12-\n\x04type\x18\x03 \x01(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x31\n\x06status\x18\x04 \x01(\x0e\x32!.imagegen.generation.v1.JobStatus\x12\x46\n\x10image_generation\x18\x05 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInput\x12$\n\x1c\x65stimated_credits_hundredths\x18\x06 \x01(\x03\x12\"\n\x1a\x63harged_credits_hundredths\x18\x07 \x01(\x03\x12#\n\x1brefunded_credits_hundredths\x18\x08 \x01(\x03\x12\x10\n\x08progress\x18\t \x01(\x01\x12/\n\x05\x65rror\x18\n \x01(\x0b\x32 .imagegen.generation.v1.JobError\x12\x30\n\x06images\x18\x0b \x03(\x0b\x32 .imagegen.generation.v1.JobImage\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0equeue_position\x18\x0f \x01(\x05\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\x12\x42\n\x0emodel_training\x18\x11 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInput\x12?\n\x0ftraining_output\x18\x12 \x01(\x0b\x32&.imagegen.generation.v1.TrainingOutput\x12\x36\n\x12\x65stimated_start_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*~\n\x07JobType\x12\x18\n\x14JOB_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19JOB_TYPE_IMAGE_GENERATION\x10\x01\x12\x1b\n\x17JOB_TYPE_MODEL_CREATION\x10\x02\x12\x1d\n\x19JOB_TYPE_MODEL_REFINEMENT\x10\x03*\xa1\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x18\n\x14JOB_STATUS_COMPLETED\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x18\n\x14JOB_STATUS_CANCELLED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.generation.v1.generation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBTYPE']._serialized_start=1576
-  _globals['_JOBTYPE']._serialized_end=1702
-  _globals['_JOBSTATUS']._serialized_start=1705
-  _globals['_JOBSTATUS']._serialized_end=1866
+  _globals['_JOBTYPE']._serialized_start=1600
+  _globals['_JOBTYPE']._serialized_end=1726
+  _globals['_JOBSTATUS']._serialized_start=1729
+  _globals['_JOBSTATUS']._serialized_end=1890
   _globals['_IMAGEGENERATIONINPUT']._serialized_start=101
   _globals['_IMAGEGENERATIONINPUT']._serialized_end=300
   _globals['_MODELTRAININGINPUT']._serialized_start=303
-  _globals['_MODELTRAININGINPUT']._serialized_end=557
-  _globals['_TRAININGOUTPUT']._serialized_start=559
-  _globals['_TRAININGOUTPUT']._serialized_end=624
-  _globals['_JOBERROR']._serialized_start=626
-  _globals['_JOBERROR']._serialized_end=667
-  _globals['_JOBIMAGE']._serialized_start=669
-  _globals['_JOBIMAGE']._serialized_end=763
-  _globals['_JOB']._serialized_start=766
-  _globals['_JOB']._serialized_end=1574
+  _globals['_MODELTRAININGINPUT']._serialized_end=581
+  _globals['_TRAININGOUTPUT']._serialized_start=583
+  _globals['_TRAININGOUTPUT']._serialized_end=648
+  _globals['_JOBERROR']._serialized_start=650
+  _globals['_JOBERROR']._serialized_end=691
+  _globals['_JOBIMAGE']._serialized_start=693
+  _globals['_JOBIMAGE']._serialized_end=787
+  _globals['_JOB']._serialized_start=790
+  _globals['_JOB']._serialized_end=1598
 # @@protoc_insertion_point(module_scope)

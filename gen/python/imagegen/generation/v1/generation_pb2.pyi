@@ -57,7 +57,7 @@ class ImageGenerationInput(_message.Message):
     def __init__(self, reference_model_id: _Optional[int] = ..., prompt: _Optional[str] = ..., resolution: _Optional[str] = ..., quality: _Optional[str] = ..., num_images: _Optional[int] = ..., seed: _Optional[int] = ..., custom_model_id: _Optional[int] = ..., model_version: _Optional[int] = ...) -> None: ...
 
 class ModelTrainingInput(_message.Message):
-    __slots__ = ("custom_model_id", "model_version", "reference_model_id", "trigger_word", "training_steps", "num_training_images", "training_zip_file_id", "starting_weights_file_id", "iteration")
+    __slots__ = ("custom_model_id", "model_version", "reference_model_id", "trigger_word", "training_steps", "num_training_images", "training_zip_file_id", "starting_weights_file_id", "iteration", "files_owner_id")
     CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class ModelTrainingInput(_message.Message):
     TRAINING_ZIP_FILE_ID_FIELD_NUMBER: _ClassVar[int]
     STARTING_WEIGHTS_FILE_ID_FIELD_NUMBER: _ClassVar[int]
     ITERATION_FIELD_NUMBER: _ClassVar[int]
+    FILES_OWNER_ID_FIELD_NUMBER: _ClassVar[int]
     custom_model_id: int
     model_version: int
     reference_model_id: int
@@ -76,7 +77,8 @@ class ModelTrainingInput(_message.Message):
     training_zip_file_id: str
     starting_weights_file_id: str
     iteration: int
-    def __init__(self, custom_model_id: _Optional[int] = ..., model_version: _Optional[int] = ..., reference_model_id: _Optional[int] = ..., trigger_word: _Optional[str] = ..., training_steps: _Optional[int] = ..., num_training_images: _Optional[int] = ..., training_zip_file_id: _Optional[str] = ..., starting_weights_file_id: _Optional[str] = ..., iteration: _Optional[int] = ...) -> None: ...
+    files_owner_id: str
+    def __init__(self, custom_model_id: _Optional[int] = ..., model_version: _Optional[int] = ..., reference_model_id: _Optional[int] = ..., trigger_word: _Optional[str] = ..., training_steps: _Optional[int] = ..., num_training_images: _Optional[int] = ..., training_zip_file_id: _Optional[str] = ..., starting_weights_file_id: _Optional[str] = ..., iteration: _Optional[int] = ..., files_owner_id: _Optional[str] = ...) -> None: ...
 
 class TrainingOutput(_message.Message):
     __slots__ = ("weights_file_id", "config_file_id")

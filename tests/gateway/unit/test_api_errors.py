@@ -91,8 +91,8 @@ async def test_every_invalid_field_is_listed_in_one_400():
 
 async def test_unknown_fields_are_refused_rather_than_ignored():
     async with client() as http:
-        response = await http.post("/api/generate", json={**VALID_BODY, "customModelId": 5})
-    assert "customModelId" in assert_error_shape(response, 400, "invalid_request")["details"]
+        response = await http.post("/api/generate", json={**VALID_BODY, "styleStrength": 5})
+    assert "styleStrength" in assert_error_shape(response, 400, "invalid_request")["details"]
 
 
 @pytest.mark.parametrize(

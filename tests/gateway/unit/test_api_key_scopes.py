@@ -48,6 +48,11 @@ POLICY = {
     ("GET", "/api/keys"): "admin",
     ("POST", "/api/keys"): "admin",
     ("DELETE", "/api/keys/{key_id}"): "admin",
+    ("POST", "/api/models"): "train",
+    ("PATCH", "/api/models/{custom_model_id}"): "train",
+    ("DELETE", "/api/models/{custom_model_id}"): "train",
+    ("POST", "/api/models/{custom_model_id}/refine"): "train",
+    ("POST", "/api/uploads"): "train",
 }
 
 

@@ -6,19 +6,31 @@ transition (with one settlement event) however many reports arrive.
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
 from imagegen.generation.v1 import events_pb2, generation_pb2
-from imagegen_generation.adapters.peers import CatalogModel, Quote, StoredImage
-from imagegen_generation.adapters.provider import ProviderError, ProviderOutcome
+from imagegen_generation.adapters.peers import (
+    CatalogModel,
+    NextRefinement,
+    Quote,
+    ResolvedVersion,
+    StoredImage,
+)
+from imagegen_generation.adapters.provider import ProviderError, ProviderOutcome, ProviderRunning
 from imagegen_generation.adapters.tables import job, job_transition, outbox
-from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus
+from imagegen_generation.domain.jobs import (
+    ImageGenerationRequest,
+    JobStatus,
+    LoraWeights,
+    ModelTrainingRequest,
+)
 from imagegen_generation.service_layer import handlers
 from imagegen_platform import db
 from imagegen_platform.errors import FailedPrecondition, NotFound
-from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
+from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
 from sqlalchemy import func, select, update
 
 
@@ -57,6 +69,31 @@ class FakePeers:
         self.imported.append(url)
         return StoredImage(f"file-{job_id}-{position}", 1024, 1024, "image/png")
 
+    async def quote_model_creation(self, complexity_hundredths: int, num_training_images: int) -> Quote:
+        return Quote(115_00, 1, {})
+
+    async def quote_model_refinement(self, complexity_hundredths: int, iteration: int) -> Quote:
+        return Quote({1: 59_40, 2: 71_28}[iteration], 1, {})
+
+    async def next_refinement(self, team_id: str, custom_model_id: int) -> NextRefinement:
+        return NextRefinement(150, 2)
+
+    async def resolve_model_version(
+        self, team_id: str, custom_model_id: int, version: int
+    ) -> ResolvedVersion:
+        if custom_model_id != 7:
+            raise FailedPrecondition("model_not_ready", "version 1 of model 8 is still training")
+        return ResolvedVersion(
+            CatalogModel(150, "fal-ai/flux-lora", {}, id=3), version or 2, LoraWeights("weights-7-2", "zxq")
+        )
+
+    async def import_file(self, team_id: str, kind, owner_id: str, url: str, key: str) -> str:
+        self.imported.append(url)
+        return f"{owner_id}/{key}"
+
+    async def sign_files(self, team_id: str, file_ids: list[str]) -> dict[str, str]:
+        return {file_id: f"https://s3.local/{file_id}?signature" for file_id in file_ids}
+
 
 @dataclass
 class FakeProvider:
@@ -66,8 +103,8 @@ class FakeProvider:
     # What a status poll reports, by request id; absent means still running.
     outcomes: dict[str, ProviderOutcome] = field(default_factory=dict)
 
-    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | None:
-        return self.outcomes.get(request_id)
+    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | ProviderRunning:
+        return self.outcomes.get(request_id, ProviderRunning(None))
 
     async def cancel(self, endpoint: str, request_id: str) -> None:
         self.cancelled.append(request_id)
@@ -76,7 +113,8 @@ class FakeProvider:
         if self.failures:
             raise self.failures.pop(0)
         self.submitted.append(arguments)
-        return f"fal-{len(self.submitted)}-{arguments['prompt']}"
+        # Trainings have no prompt; their ids must still be unique across tests sharing the database.
+        return f"fal-{len(self.submitted)}-{arguments.get('prompt') or uuid.uuid4().hex}"
 
 
 @pytest.fixture
@@ -96,8 +134,15 @@ def request(prompt: str, num_images: int = 1) -> ImageGenerationRequest:
     return ImageGenerationRequest(1, prompt, "1024x1024", "hd", num_images, 42)
 
 
+_EVENT_TYPES = {
+    JOB_QUEUED_SUBJECT: events_pb2.JobQueued,
+    JOB_STARTED_SUBJECT: events_pb2.JobStarted,
+    JOB_FINISHED_SUBJECT: events_pb2.JobFinished,
+}
+
+
 async def events(generation, job_id: str, subject: str) -> list:
-    decode = events_pb2.JobFinished if subject == JOB_FINISHED_SUBJECT else events_pb2.JobQueued
+    decode = _EVENT_TYPES[subject]
     async with generation.engine.connect() as connection:
         payloads = (
             await connection.execute(select(outbox.c.payload).where(outbox.c.subject == subject))
@@ -344,13 +389,17 @@ async def test_queued_jobs_know_their_place_and_lists_page_and_filter(generation
     await handlers.cancel_job(generation, team_id, views[0].row.id)
     assert (await handlers.get_job(generation.engine, team_id, views[2].row.id)).queue_position == 2
 
-    no_filter = handlers.JobFilter([], [], None, None, None)
+    no_filter = handlers.JobFilter([], [], None, None, None, None)
     first, cursor = await handlers.list_jobs(generation.engine, team_id, no_filter, 2, None)
     rest, last = await handlers.list_jobs(generation.engine, team_id, no_filter, 2, cursor)
     assert [v.row.id for v in first + rest] == [view.row.id for view in reversed(views)]
     assert last is None
     cancelled, _ = await handlers.list_jobs(
-        generation.engine, team_id, handlers.JobFilter([JobStatus.CANCELLED], [], 1, None, None), 20, None
+        generation.engine,
+        team_id,
+        handlers.JobFilter([JobStatus.CANCELLED], [], 1, None, None, None),
+        20,
+        None,
     )
     assert [v.row.id for v in cancelled] == [views[0].row.id]
 
@@ -375,3 +424,123 @@ async def test_a_duplicate_delivery_does_not_submit_a_job_another_worker_is_subm
         )
     assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
     assert len(generation.provider.submitted) == 1
+
+
+def training(version: int = 1) -> ModelTrainingRequest:
+    return ModelTrainingRequest(
+        custom_model_id=7,
+        model_version=version,
+        reference_model_id=1,
+        trigger_word="zxq",
+        training_steps=1000,
+        num_training_images=10,
+        training_zip_file_id=f"zip-7-{version}",
+        starting_weights_file_id="weights-7-1" if version > 1 else "",
+        iteration=version - 1,
+        files_owner_id="model-7",
+    )
+
+
+async def create_training(generation, team_id: str, request: ModelTrainingRequest, parameter: str = ""):
+    return await handlers.create_training_job(
+        generation,
+        team_id,
+        request,
+        complexity_hundredths=150,
+        training_endpoint="fal-ai/flux-lora-fast-training",
+        starting_weights_parameter=parameter,
+        idempotency_key=f"model-7/v{request.model_version}",
+    )
+
+
+async def test_a_training_job_reads_its_zip_by_a_fresh_url_and_keeps_its_own_copy_of_the_weights(
+    generation, team_id
+):
+    view = await create_training(generation, team_id, training())
+    assert (view.row.type, view.row.estimated_credits_hundredths) == ("model_creation", 115_00)
+    [queued] = await events(generation, view.row.id, JOB_QUEUED_SUBJECT)
+    assert queued.type == generation_pb2.JOB_TYPE_MODEL_CREATION
+    await handlers.start_job(generation, view.row.id)
+    [submitted] = generation.provider.submitted
+    # The zip is signed when the job is submitted, not when it was queued.
+    assert submitted["images_data_url"] == "https://s3.local/zip-7-1?signature"
+    assert view.row.provider_input["images_data_url"] == ""
+    [started] = await events(generation, view.row.id, JOB_STARTED_SUBJECT)
+    assert (started.model_training.custom_model_id, started.model_training.model_version) == (7, 1)
+    running = (await handlers.get_job(generation.engine, team_id, view.row.id)).row
+    payload = json.dumps(
+        {
+            "diffusers_lora_file": {"url": "https://fal/w.safetensors"},
+            "config_file": {"url": "https://fal/config.json"},
+        }
+    ).encode()
+    for _ in range(2):  # webhook and poll both report it
+        done = await handlers.complete_provider_request(
+            generation, running.provider_request_id, True, payload, ""
+        )
+    assert done.row.status == "completed"
+    assert done.row.output == {
+        "weights_file_id": f"model-7/{view.row.id}/weights",
+        "config_file_id": f"model-7/{view.row.id}/config",
+    }
+    assert generation.peers.imported == ["https://fal/w.safetensors", "https://fal/config.json"]
+    [finished] = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
+    assert finished.charge_hundredths == 115_00
+    assert finished.training_output.weights_file_id == done.row.output["weights_file_id"]
+    assert finished.model_training.files_owner_id == "model-7"
+
+
+async def test_a_refinement_is_priced_by_its_iteration_and_starts_from_the_parent_weights_if_the_trainer_can(
+    generation, team_id
+):
+    second = await create_training(generation, team_id, training(2), parameter="resume_from_checkpoint")
+    assert (second.row.type, second.row.estimated_credits_hundredths) == ("model_refinement", 59_40)
+    await handlers.start_job(generation, second.row.id)
+    assert (
+        generation.provider.submitted[-1]["resume_from_checkpoint"]
+        == "https://s3.local/weights-7-1?signature"
+    )
+    third = await create_training(generation, team_id, training(3))
+    assert third.row.estimated_credits_hundredths == 71_28
+    await handlers.start_job(generation, third.row.id)
+    assert "resume_from_checkpoint" not in generation.provider.submitted[-1]
+    again = await create_training(generation, team_id, training(3))
+    assert again.row.id == third.row.id  # the models service's retry queues nothing twice
+
+
+async def test_a_failed_training_is_refunded_and_says_why(generation, team_id):
+    view = await create_training(generation, team_id, training())
+    await handlers.start_job(generation, view.row.id)
+    running = (await handlers.get_job(generation.engine, team_id, view.row.id)).row
+    body = json.dumps({"detail": [{"msg": "the zip archive contains no readable images"}]}).encode()
+    failed = await handlers.complete_provider_request(
+        generation, running.provider_request_id, False, body, "Invalid status code: 422"
+    )
+    assert (failed.row.status, failed.row.refunded_credits_hundredths) == ("failed", 115_00)
+    [finished] = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
+    assert finished.status == generation_pb2.JOB_STATUS_FAILED
+    assert "no readable images" in finished.error.message
+    assert finished.model_training.model_version == 1
+
+
+async def test_generating_with_a_custom_model_uses_its_ready_weights_and_trigger_word(generation, team_id):
+    custom = ImageGenerationRequest(0, "woman in red dress", "1024x1024", "hd", 1, 42, custom_model_id=7)
+    view = await handlers.create_image_job(generation, team_id, custom)
+    # The job records what it resolved: the reference model and the version.
+    assert (view.row.input["reference_model_id"], view.row.input["model_version"]) == (3, 2)
+    await handlers.start_job(generation, view.row.id)
+    submitted = generation.provider.submitted[-1]
+    assert submitted["loras"] == [{"path": "https://s3.local/weights-7-2?signature", "scale": 1.0}]
+    assert submitted["prompt"] == "zxq woman in red dress"
+    not_ready = ImageGenerationRequest(0, "dress", "1024x1024", "hd", 1, None, custom_model_id=8)
+    with pytest.raises(FailedPrecondition, match="still training"):
+        await handlers.create_image_job(generation, team_id, not_ready)
+    assert len(generation.peers.reserved) == 1  # nothing reserved for the refused one
+
+
+async def test_progress_reported_by_polls_only_moves_forward(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    for progress in (0.25, 0.1, 0.75):
+        generation.provider.outcomes[request_id] = ProviderRunning(progress)
+        assert await handlers.poll_provider(generation, timedelta(0)) == 0
+    assert (await handlers.get_job(generation.engine, team_id, job_id)).row.progress == 0.75

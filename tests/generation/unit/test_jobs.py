@@ -1,9 +1,14 @@
 import pytest
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
+    LoraWeights,
+    ModelTrainingRequest,
     charge_for,
+    progress_from_logs,
     provider_error_message,
     provider_images,
+    provider_training_files,
+    with_signed_files,
 )
 from imagegen_platform.errors import InvalidArgument
 
@@ -94,3 +99,46 @@ def test_provider_error_message_joins_error_and_detail():
         == "Invalid status code: 422: prompt rejected"
     )
     assert provider_error_message("", None) == "the provider reported an error"
+
+
+def test_signed_files_land_at_their_paths_without_touching_the_stored_input():
+    stored = {"prompt": "p", "loras": [{"path": "", "scale": 1.0}], "images_data_url": ""}
+    signed = with_signed_files(stored, {"loras.0.path": "https://a", "images_data_url": "https://b"})
+    assert signed["loras"][0]["path"] == "https://a"
+    assert signed["images_data_url"] == "https://b"
+    assert stored["loras"][0]["path"] == ""
+
+
+def test_progress_is_the_last_step_the_logs_report_and_never_complete_while_running():
+    assert progress_from_logs(["Downloaded dataset: 5 image(s)", "Training step 250/1000"]) == 0.25
+    assert progress_from_logs(["Step 28/28"]) == 0.99
+    assert progress_from_logs(["Preprocessing images"]) is None
+
+
+def test_a_training_request_lists_every_bad_field():
+    bad = ModelTrainingRequest(0, 2, 0, "w", 0, 0, "", "", 0, "")
+    with pytest.raises(InvalidArgument) as error:
+        bad.validate()
+    assert set(error.value.details) == {
+        "customModelId",
+        "iteration",
+        "referenceModelId",
+        "trainingSteps",
+        "numTrainingImages",
+        "trainingZipFileId",
+        "filesOwnerId",
+    }
+
+
+def test_a_trainer_output_without_weights_is_a_provider_error():
+    with pytest.raises(ValueError, match="no LoRA weights"):
+        provider_training_files({"config_file": {"url": "https://c"}})
+    trained = provider_training_files({"diffusers_lora_file": {"url": "https://w"}})
+    assert (trained.weights_url, trained.config_url) == ("https://w", None)
+
+
+def test_a_custom_model_prompt_gets_its_trigger_word_once():
+    request = ImageGenerationRequest(3, "ZXQ in a park", "512x512", "standard", 1, None, custom_model_id=7)
+    arguments = request.provider_input({}, LoraWeights("w", "zxq"))
+    assert arguments["prompt"] == "ZXQ in a park"
+    assert arguments["loras"] == [{"path": "", "scale": 1.0}]

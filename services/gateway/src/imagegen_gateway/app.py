@@ -16,7 +16,17 @@ from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
 from imagegen_gateway.observability import ObservabilityMiddleware
 from imagegen_gateway.observability import router as metrics_router
-from imagegen_gateway.routes import credits, generate, images, jobs, keys, reference_models, webhooks
+from imagegen_gateway.routes import (
+    credits,
+    generate,
+    images,
+    jobs,
+    keys,
+    models,
+    reference_models,
+    uploads,
+    webhooks,
+)
 
 
 class RequestIdMiddleware:
@@ -109,6 +119,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         images.router,
         credits.router,
         reference_models.router,
+        models.router,
+        uploads.router,
         keys.router,
         webhooks.router,
         webhooks.seed_router,

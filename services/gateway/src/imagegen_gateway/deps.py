@@ -57,6 +57,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 # The team of a key holding the operation's scope.
 ReadTeamIdDep = Annotated[str, Security(get_team_id, scopes=["read"])]
 GenerateTeamIdDep = Annotated[str, Security(get_team_id, scopes=["generate"])]
+TrainTeamIdDep = Annotated[str, Security(get_team_id, scopes=["train"])]
 BillingTeamIdDep = Annotated[str, Security(get_team_id, scopes=["billing"])]
 # A key that may manage the team's API keys.
 AdminCallerDep = Annotated[api_keys.Caller, Security(get_caller, scopes=["admin"])]

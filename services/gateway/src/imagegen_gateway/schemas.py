@@ -2,13 +2,14 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 # Ids travel as int64 between services.
 MAX_ID = 2**63 - 1
+MAX_INT32 = 2**31 - 1
 # Credits amounts travel as int64 hundredths.
 MAX_CREDITS = Decimal(2**63 - 1) / 100
 
@@ -18,9 +19,14 @@ class PublicModel(BaseModel):
 
 
 class ImageGenerationCreate(PublicModel):
+    """Generate from a catalog model (`referenceModelId`) or from one of the team's custom models
+    (`customModelId`, its current ready version unless `modelVersion` pins one)."""
+
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    reference_model_id: int = Field(gt=0, le=MAX_ID, examples=[1])
+    reference_model_id: int | None = Field(default=None, gt=0, le=MAX_ID, examples=[1])
+    custom_model_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    model_version: int | None = Field(default=None, gt=0, le=MAX_INT32)
     prompt: str = Field(min_length=1, max_length=2000, examples=["woman in red dress standing in park"])
     resolution: str = Field(default="1024x1024", examples=["1024x1024"])
     quality: Literal["standard", "hd"] = "standard"
@@ -61,6 +67,13 @@ class JobResult(PublicModel):
     images: list[ResultImage]
 
 
+class TrainingResult(PublicModel):
+    """A completed training: the model version it made ready."""
+
+    custom_model_id: int
+    model_version: int
+
+
 class JobInput(PublicModel):
     reference_model_id: int
     prompt: str
@@ -68,20 +81,35 @@ class JobInput(PublicModel):
     quality: str
     num_images: int
     seed: int | None
+    # Set when generating with a custom model: the model and the version the job resolved.
+    custom_model_id: int | None = None
+    model_version: int | None = None
+
+
+class TrainingJobInput(PublicModel):
+    custom_model_id: int
+    model_version: int
+    reference_model_id: int
+    trigger_word: str
+    training_steps: int
+    num_training_images: int
+
+
+JobType = Literal["image_generation", "model_creation", "model_refinement"]
 
 
 class JobPublic(PublicModel):
     id: str
-    type: Literal["image_generation"]
+    type: JobType
     status: Literal["queued", "running", "completed", "failed", "cancelled"]
-    input: JobInput
+    input: JobInput | TrainingJobInput
     estimated_credits: float
     charged_credits: float
     refunded_credits: float
     progress: float
     queue_position: int | None
     error: JobError | None
-    result: JobResult | None
+    result: JobResult | TrainingResult | None
     created_at: datetime
     started_at: datetime | None
     completed_at: datetime | None
@@ -121,7 +149,9 @@ class ImageGenerationEstimate(PublicModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
 
     operation: Literal["image_generation"]
-    reference_model_id: int = Field(gt=0, le=MAX_ID)
+    reference_model_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    custom_model_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    model_version: int | None = Field(default=None, gt=0, le=MAX_INT32)
     resolution: str = "1024x1024"
     quality: Literal["standard", "hd"] = "standard"
     num_images: int = Field(default=1, ge=1, le=4)
@@ -133,6 +163,13 @@ class ModelCreationEstimate(PublicModel):
     operation: Literal["model_creation"]
     reference_model_id: int = Field(gt=0, le=MAX_ID)
     training_images: list[str] = Field(min_length=1, max_length=1000)
+
+
+class ModelRefinementEstimate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    operation: Literal["model_refinement"]
+    custom_model_id: int = Field(gt=0, le=MAX_ID)
 
 
 class EstimatePublic(PublicModel):
@@ -167,6 +204,10 @@ class ReferenceModelPublic(PublicModel):
     tags: list[str]
     complexity_multiplier: float
     provider_endpoint: str
+    training_endpoint: str
+    # A signed URL of the model's preview image, valid until previewExpiresAt; null until rendered.
+    preview_url: str | None
+    preview_expires_at: datetime | None
 
 
 class ReferenceModelPage(PublicModel):
@@ -215,3 +256,108 @@ class ApiKeyCreated(ApiKeyPublic):
 class ApiKeyPage(PublicModel):
     items: list[ApiKeyPublic]
     next_cursor: str | None
+
+
+# A training image: an http(s) URL storage fetches, or the id of a file uploaded through POST /api/uploads.
+TrainingImage = Annotated[str, Field(min_length=1, max_length=2048)]
+# Sets are checked by the service, which names every problem (fewer than 3, more than 50, ...);
+# this only bounds the body.
+MAX_LISTED_TRAINING_IMAGES = 200
+
+
+class CustomModelCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    reference_model_id: int = Field(gt=0, le=MAX_ID, examples=[1])
+    name: str = Field(max_length=1000, examples=["My Custom Model"])
+    description: str = Field(default="", max_length=5000, examples=["Fashion model for e-commerce"])
+    training_images: list[TrainingImage] = Field(
+        max_length=MAX_LISTED_TRAINING_IMAGES, examples=[["https://example.com/1.jpg", "upload-id"]]
+    )
+    trigger_word: str = Field(max_length=1000, examples=["my_model"])
+    training_steps: int = Field(default=1000, ge=0, le=MAX_INT32, examples=[1000])
+
+
+class CustomModelRefine(PublicModel):
+    """New images to add to the current version's, and/or a different number of steps."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    training_images: list[TrainingImage] = Field(default_factory=list, max_length=MAX_LISTED_TRAINING_IMAGES)
+    training_steps: int | None = Field(default=None, ge=0, le=MAX_INT32)
+
+
+class CustomModelUpdate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    name: str | None = Field(default=None, max_length=1000)
+    description: str | None = Field(default=None, max_length=5000)
+    current_version: int | None = Field(default=None, gt=0, le=MAX_INT32)
+
+
+ModelStatus = Literal["pending", "training", "ready", "failed"]
+ModelVersionStatus = Literal["pending", "training", "ready", "failed", "cancelled"]
+
+
+class ModelVersionPublic(PublicModel):
+    version: int
+    status: ModelVersionStatus
+    # The version this one refines; null for version 1.
+    parent_version: int | None
+    job_id: str
+    # The training job's progress (0 to 1).
+    progress: float
+    training_steps: int
+    training_image_ids: list[str]
+    # Whether the trainer started from the parent's weights (only trainers that accept them do).
+    started_from_parent_weights: bool
+    weights_file_id: str | None
+    config_file_id: str | None
+    estimated_credits: float
+    charged_credits: float
+    failure_reason: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class CustomModelPublic(PublicModel):
+    id: int
+    reference_model_id: int
+    name: str
+    description: str
+    trigger_word: str
+    status: ModelStatus
+    # The version generation uses unless a request pins one; null until one is ready.
+    current_version: int | None
+    versions: list[ModelVersionPublic]
+    created_at: datetime
+    updated_at: datetime
+
+
+class CustomModelPage(PublicModel):
+    items: list[CustomModelPublic]
+    next_cursor: str | None
+
+
+class CustomModelCreated(PublicModel):
+    custom_model: CustomModelPublic
+    job: JobPublic
+
+
+class UploadCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    content_type: Literal["image/png", "image/jpeg", "image/webp"]
+    size_bytes: int = Field(gt=0, le=MAX_ID, examples=[524288])
+    filename: str | None = Field(default=None, max_length=255, examples=["look-01.jpg"])
+
+
+class UploadPublic(PublicModel):
+    """Send the bytes with one `PUT` to `uploadUrl`, with exactly these headers, before `expiresAt`;
+    then name the upload's `id` in a model's `trainingImages`."""
+
+    id: str
+    upload_url: str
+    method: Literal["PUT"] = "PUT"
+    headers: dict[str, str]
+    expires_at: datetime

@@ -92,7 +92,8 @@ async def set_low_balance_threshold(
 @router.post("/estimate", response_model=schemas.EstimatePublic, response_model_by_alias=True)
 async def estimate(
     body: Annotated[
-        schemas.ImageGenerationEstimate | schemas.ModelCreationEstimate, Body(discriminator="operation")
+        schemas.ImageGenerationEstimate | schemas.ModelCreationEstimate | schemas.ModelRefinementEstimate,
+        Body(discriminator="operation"),
     ],
     team_id: ReadTeamIdDep,
     services: ServicesDep,
@@ -100,18 +101,29 @@ async def estimate(
     """What an operation would cost now, with the formula's factors, without running anything."""
     if isinstance(body, schemas.ImageGenerationEstimate):
         request = generation_service_pb2.EstimateCostRequest(
+            team_id=team_id,
             image_generation=generation_pb2.ImageGenerationInput(
-                reference_model_id=body.reference_model_id,
+                reference_model_id=body.reference_model_id or 0,
+                custom_model_id=body.custom_model_id or 0,
+                model_version=body.model_version or 0,
                 resolution=body.resolution,
                 quality=body.quality,
                 num_images=body.num_images,
-            )
+            ),
+        )
+    elif isinstance(body, schemas.ModelCreationEstimate):
+        request = generation_service_pb2.EstimateCostRequest(
+            team_id=team_id,
+            model_creation=generation_service_pb2.ModelCreationEstimateInput(
+                reference_model_id=body.reference_model_id, num_training_images=len(body.training_images)
+            ),
         )
     else:
         request = generation_service_pb2.EstimateCostRequest(
-            model_creation=generation_service_pb2.ModelCreationEstimateInput(
-                reference_model_id=body.reference_model_id, num_training_images=len(body.training_images)
-            )
+            team_id=team_id,
+            model_refinement=generation_service_pb2.ModelRefinementEstimateInput(
+                team_id=team_id, custom_model_id=body.custom_model_id
+            ),
         )
     response = await services.generation.EstimateCost(request)
     return schemas.EstimatePublic(

@@ -59,7 +59,8 @@ async def create_generation(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
     prefer: Annotated[str | None, Header()] = None,
 ) -> schemas.JobCreated:
-    """Quote, reserve credits for, and queue an image generation.
+    """Quote, reserve credits for, and queue an image generation, from a catalog model or from one of
+    the team's custom models (whose version must be ready: 409 says why when it is not).
 
     `Idempotency-Key` makes a retried request return the first job (and charge once);
     `Prefer: wait=N` holds the answer up to N seconds (at most 60) for the finished job.
@@ -68,7 +69,9 @@ async def create_generation(
         generation_service_pb2.CreateImageGenerationJobRequest(
             team_id=team_id,
             input=generation_pb2.ImageGenerationInput(
-                reference_model_id=body.reference_model_id,
+                reference_model_id=body.reference_model_id or 0,
+                custom_model_id=body.custom_model_id or 0,
+                model_version=body.model_version or 0,
                 prompt=body.prompt,
                 resolution=body.resolution,
                 quality=body.quality,

@@ -25,7 +25,11 @@ _STATUSES = {
     "failed": generation_pb2.JOB_STATUS_FAILED,
     "cancelled": generation_pb2.JOB_STATUS_CANCELLED,
 }
-_TYPES = {"image_generation": generation_pb2.JOB_TYPE_IMAGE_GENERATION}
+_TYPES = {
+    "image_generation": generation_pb2.JOB_TYPE_IMAGE_GENERATION,
+    "model_creation": generation_pb2.JOB_TYPE_MODEL_CREATION,
+    "model_refinement": generation_pb2.JOB_TYPE_MODEL_REFINEMENT,
+}
 
 
 def _names(values: list[str] | None, known: dict[str, int], field: str) -> list[int]:
@@ -53,10 +57,13 @@ async def list_jobs(
     status: Annotated[
         list[str] | None, Query(description="queued, running, completed, failed, cancelled")
     ] = None,
-    type: Annotated[list[str] | None, Query(description="image_generation")] = None,
+    type: Annotated[
+        list[str] | None, Query(description="image_generation, model_creation, model_refinement")
+    ] = None,
     reference_model_id: Annotated[
         int | None, Query(alias="referenceModelId", gt=0, le=schemas.MAX_ID)
     ] = None,
+    custom_model_id: Annotated[int | None, Query(alias="customModelId", gt=0, le=schemas.MAX_ID)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
@@ -69,6 +76,7 @@ async def list_jobs(
             statuses=_names(status, _STATUSES, "status"),
             types=_names(type, _TYPES, "type"),
             reference_model_id=reference_model_id,
+            custom_model_id=custom_model_id,
             created_after=_timestamp("since", since),
             created_before=_timestamp("until", until),
             page_size=limit,

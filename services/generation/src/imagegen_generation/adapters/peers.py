@@ -8,7 +8,10 @@ from google.protobuf import json_format
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_service_pb2_grpc
+from imagegen_platform.errors import FailedPrecondition
 from imagegen_platform.grpc_client import open_channel
+
+from imagegen_generation.domain.jobs import LoraWeights
 
 
 @dataclass(frozen=True)
@@ -16,6 +19,24 @@ class CatalogModel:
     complexity_hundredths: int
     provider_endpoint: str
     default_parameters: dict[str, Any]
+    id: int = 0
+
+
+@dataclass(frozen=True)
+class ResolvedVersion:
+    """A ready custom model version: its reference model, resolved number and weights."""
+
+    reference_model: CatalogModel
+    version: int
+    lora: LoraWeights
+
+
+@dataclass(frozen=True)
+class NextRefinement:
+    """What prices a custom model's next refinement."""
+
+    complexity_hundredths: int
+    iteration: int
 
 
 @dataclass(frozen=True)
@@ -31,6 +52,15 @@ class StoredImage:
     width: int
     height: int
     content_type: str
+
+
+def _catalog_model(model) -> CatalogModel:
+    return CatalogModel(
+        complexity_hundredths=model.complexity_hundredths,
+        provider_endpoint=model.provider_endpoint,
+        default_parameters=json_format.MessageToDict(model.default_parameters),
+        id=model.id,
+    )
 
 
 def _quote(quote) -> Quote:
@@ -53,12 +83,31 @@ class Peers:
         response = await self.models.GetReferenceModel(
             models_service_pb2.GetReferenceModelRequest(id=model_id)
         )
-        model = response.reference_model
-        return CatalogModel(
-            complexity_hundredths=model.complexity_hundredths,
-            provider_endpoint=model.provider_endpoint,
-            default_parameters=json_format.MessageToDict(model.default_parameters),
+        return _catalog_model(response.reference_model)
+
+    async def resolve_model_version(
+        self, team_id: str, custom_model_id: int, version: int
+    ) -> ResolvedVersion:
+        """The custom model's pinned (or current) version; one that is not ready is a failed precondition."""
+        response = await self.models.ResolveModelVersion(
+            models_service_pb2.ResolveModelVersionRequest(
+                team_id=team_id, custom_model_id=custom_model_id, version=version
+            )
         )
+        return ResolvedVersion(
+            _catalog_model(response.reference_model),
+            response.version,
+            LoraWeights(response.weights_file_id, response.trigger_word),
+        )
+
+    async def next_refinement(self, team_id: str, custom_model_id: int) -> NextRefinement:
+        response = await self.models.GetCustomModel(
+            models_service_pb2.GetCustomModelRequest(team_id=team_id, custom_model_id=custom_model_id)
+        )
+        model = response.custom_model
+        # Version n+1 is the n-th refinement.
+        latest = max((version.version for version in model.versions), default=1)
+        return NextRefinement(model.complexity_hundredths, latest)
 
     async def quote_image_generation(
         self, resolution: str, quality: str, complexity_hundredths: int, num_images: int
@@ -77,6 +126,14 @@ class Peers:
         response = await self.credits.QuoteModelCreation(
             credits_service_pb2.QuoteModelCreationRequest(
                 reference_complexity_hundredths=complexity_hundredths, num_training_images=num_training_images
+            )
+        )
+        return _quote(response.quote)
+
+    async def quote_model_refinement(self, complexity_hundredths: int, iteration: int) -> Quote:
+        response = await self.credits.QuoteModelRefinement(
+            credits_service_pb2.QuoteModelRefinementRequest(
+                model_complexity_hundredths=complexity_hundredths, iteration=iteration
             )
         )
         return _quote(response.quote)
@@ -116,6 +173,29 @@ class Peers:
         )
         stored = response.file
         return StoredImage(stored.id, stored.width, stored.height, stored.content_type)
+
+    async def import_file(
+        self, team_id: str, kind: "storage_pb2.FileKind", owner_id: str, url: str, key: str
+    ) -> str:
+        """Copy a provider's output file into our bucket once (by key); returns its file id."""
+        response = await self.storage.ImportFile(
+            storage_service_pb2.ImportFileRequest(
+                team_id=team_id, kind=kind, owner_id=owner_id, source_url=url, idempotency_key=key
+            )
+        )
+        return response.file.id
+
+    async def sign_files(self, team_id: str, file_ids: list[str]) -> dict[str, str]:
+        """Fresh read URLs by file id; a file that can no longer be read is a failed precondition."""
+        response = await self.storage.SignFileUrls(
+            storage_service_pb2.SignFileUrlsRequest(team_id=team_id, file_ids=file_ids)
+        )
+        unreadable = [signed.file_id for signed in response.signed_urls if not signed.url]
+        if unreadable:
+            raise FailedPrecondition(
+                "file_unavailable", "a file the job needs was removed", {"fileIds": ",".join(unreadable)}
+            )
+        return {signed.file_id: signed.url for signed in response.signed_urls}
 
     async def close(self) -> None:
         for channel in self._channels:

@@ -9,6 +9,7 @@ import fal_client
 import httpx
 from imagegen_platform import tracing
 
+from imagegen_generation.domain.jobs import progress_from_logs
 from imagegen_generation.metrics import observed_provider_call
 
 RETRYABLE_STATUS = {408, 409, 429}
@@ -20,9 +21,11 @@ _RETRYABLE_ERROR_TYPES = {"runner_server_error", "internal_server_error", "timeo
 class ProviderError(Exception):
     """A failed call to the provider; `retryable` says whether the same call may succeed later."""
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    def __init__(self, message: str, *, retryable: bool, code: str = "provider_error") -> None:
         super().__init__(message)
         self.retryable = retryable
+        # The job's error code when this failure ends it.
+        self.code = code
 
 
 def is_retryable_failure(error: str, error_type: str | None = None) -> bool:
@@ -43,6 +46,13 @@ class ProviderOutcome:
     ok: bool
     payload: Any
     error: str
+
+
+@dataclass(frozen=True)
+class ProviderRunning:
+    """A request still queued or running at the provider, and how far it got (None: unknown)."""
+
+    progress: float | None
 
 
 def _http_error(error: fal_client.FalClientHTTPError) -> ProviderError:
@@ -71,12 +81,16 @@ class FalProvider:
         return handle.request_id
 
     @observed_provider_call("status")
-    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | None:
-        """The request's result if it has finished, else None (the fallback for a late webhook)."""
+    async def outcome(self, endpoint: str, request_id: str) -> ProviderOutcome | ProviderRunning:
+        """The request's result if it has finished (the fallback for a late webhook), else its progress."""
         try:
-            status = await self.client.status(endpoint, request_id)
+            status = await self.client.status(endpoint, request_id, with_logs=True)
+            if isinstance(status, fal_client.InProgress):
+                logs = status.logs or []
+                messages = [entry.get("message", "") for entry in logs if isinstance(entry, dict)]
+                return ProviderRunning(progress_from_logs(messages))
             if not isinstance(status, fal_client.Completed):
-                return None
+                return ProviderRunning(None)
             if status.error:
                 return ProviderOutcome(False, {"error_type": status.error_type}, status.error)
             try:

@@ -28,6 +28,8 @@ job = Table(
     Column("input", JSONB, nullable=False),
     Column("provider_endpoint", String, nullable=False),
     Column("provider_input", JSONB, nullable=False),
+    Column("provider_files", JSONB, nullable=False, server_default="{}"),
+    Column("output", JSONB),
     Column("provider_request_id", String, unique=True),
     Column("estimated_credits_hundredths", BigInteger, nullable=False),
     Column("pricing_version", Integer, nullable=False),

@@ -11,7 +11,7 @@ from imagegen.generation.v1 import (
 )
 from imagegen_platform.errors import InvalidArgument
 
-from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus, JobType
+from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus, JobType, ModelTrainingRequest
 from imagegen_generation.service_layer import handlers
 from imagegen_generation.service_layer.handlers import JobView
 
@@ -28,20 +28,13 @@ def _timestamp(value) -> Timestamp | None:
 
 def job_message(view: JobView) -> generation_pb2.Job:
     row = view.row
+    job_type = JobType(row.type)
     request = row.input
     message = generation_pb2.Job(
         id=row.id,
         team_id=row.team_id,
-        type=generation_pb2.JOB_TYPE_IMAGE_GENERATION,
+        type=handlers.TYPE_TO_WIRE[job_type],
         status=_STATUS[JobStatus(row.status)],
-        image_generation=generation_pb2.ImageGenerationInput(
-            reference_model_id=request["reference_model_id"],
-            prompt=request["prompt"],
-            resolution=request["resolution"],
-            quality=request["quality"],
-            num_images=request["num_images"],
-            seed=request.get("seed"),
-        ),
         estimated_credits_hundredths=row.estimated_credits_hundredths,
         charged_credits_hundredths=row.charged_credits_hundredths,
         refunded_credits_hundredths=row.refunded_credits_hundredths,
@@ -62,6 +55,23 @@ def job_message(view: JobView) -> generation_pb2.Job:
         queue_position=view.queue_position or 0,
         attempts=row.attempts,
     )
+    if job_type.is_training:
+        message.model_training.CopyFrom(handlers.training_message(request))
+        if row.output:
+            message.training_output.CopyFrom(generation_pb2.TrainingOutput(**row.output))
+    else:
+        message.image_generation.CopyFrom(
+            generation_pb2.ImageGenerationInput(
+                reference_model_id=request["reference_model_id"],
+                prompt=request["prompt"],
+                resolution=request["resolution"],
+                quality=request["quality"],
+                num_images=request["num_images"],
+                seed=request.get("seed"),
+                custom_model_id=request.get("custom_model_id", 0),
+                model_version=request.get("model_version", 0),
+            )
+        )
     if row.error_code:
         message.error.CopyFrom(generation_pb2.JobError(code=row.error_code, message=row.error_message or ""))
     return message
@@ -75,7 +85,27 @@ def image_request(given: generation_pb2.ImageGenerationInput) -> ImageGeneration
         quality=given.quality,
         num_images=given.num_images,
         seed=given.seed if given.HasField("seed") else None,
+        custom_model_id=given.custom_model_id,
+        model_version=given.model_version,
     )
+
+
+def training_request(given: generation_pb2.ModelTrainingInput) -> ModelTrainingRequest:
+    return ModelTrainingRequest(
+        custom_model_id=given.custom_model_id,
+        model_version=given.model_version,
+        reference_model_id=given.reference_model_id,
+        trigger_word=given.trigger_word,
+        training_steps=given.training_steps,
+        num_training_images=given.num_training_images,
+        training_zip_file_id=given.training_zip_file_id,
+        starting_weights_file_id=given.starting_weights_file_id,
+        iteration=given.iteration,
+        files_owner_id=given.files_owner_id,
+    )
+
+
+_TYPE_FROM_WIRE = {wire: job_type for job_type, wire in handlers.TYPE_TO_WIRE.items()}
 
 
 class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
@@ -89,18 +119,41 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
         )
         return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
 
+    async def CreateModelTrainingJob(self, request, context: grpc.aio.ServicerContext):
+        """Quote, reserve and queue the training of a model version."""
+        view = await handlers.create_training_job(
+            self.generation,
+            request.team_id,
+            training_request(request.input),
+            complexity_hundredths=request.complexity_hundredths,
+            training_endpoint=request.training_endpoint,
+            starting_weights_parameter=request.starting_weights_parameter,
+            idempotency_key=request.idempotency_key or None,
+        )
+        return generation_service_pb2.CreateModelTrainingJobResponse(job=job_message(view))
+
     async def EstimateCost(self, request, context: grpc.aio.ServicerContext):
         """Price an operation as creating its job would, without creating anything."""
         match request.WhichOneof("operation"):
             case "image_generation":
-                _, quote = await handlers.quote_image_job(
-                    self.generation, image_request(request.image_generation), require_prompt=False
+                priced = await handlers.price_image_job(
+                    self.generation,
+                    request.team_id,
+                    image_request(request.image_generation),
+                    require_prompt=False,
                 )
+                quote = priced.quote
             case "model_creation":
                 quote = await handlers.quote_model_creation(
                     self.generation,
                     request.model_creation.reference_model_id,
                     request.model_creation.num_training_images,
+                )
+            case "model_refinement":
+                quote = await handlers.quote_model_refinement(
+                    self.generation,
+                    request.model_refinement.team_id or request.team_id,
+                    request.model_refinement.custom_model_id,
                 )
             case _:
                 raise InvalidArgument("invalid_operation", "name the operation to estimate")
@@ -121,7 +174,7 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             raise InvalidArgument("invalid_page_size", "limit must be between 1 and 100")
         statuses = {wire: status for status, wire in _STATUS.items()}
         if any(status not in statuses for status in request.statuses) or any(
-            kind != generation_pb2.JOB_TYPE_IMAGE_GENERATION for kind in request.types
+            kind not in _TYPE_FROM_WIRE for kind in request.types
         ):
             raise InvalidArgument("invalid_filter", "unknown job status or type")
         views, cursor = await handlers.list_jobs(
@@ -129,10 +182,11 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             request.team_id,
             handlers.JobFilter(
                 statuses=[statuses[status] for status in request.statuses],
-                types=[JobType.IMAGE_GENERATION] if request.types else [],
+                types=[_TYPE_FROM_WIRE[kind] for kind in request.types],
                 reference_model_id=request.reference_model_id
                 if request.HasField("reference_model_id")
                 else None,
+                custom_model_id=request.custom_model_id if request.HasField("custom_model_id") else None,
                 created_after=request.created_after.ToDatetime(tzinfo=UTC)
                 if request.HasField("created_after")
                 else None,

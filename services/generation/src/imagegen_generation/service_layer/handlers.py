@@ -10,34 +10,52 @@ import json
 import logging
 import random
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import grpc
 from imagegen.generation.v1 import events_pb2, generation_pb2
+from imagegen.storage.v1 import storage_pb2
 from imagegen_platform import tracing
 from imagegen_platform.context import job_id_var, request_id_var
-from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
-from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
+from imagegen_platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
+from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
 from imagegen_platform.outbox import add_event
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen_generation.adapters.peers import CatalogModel, Peers, Quote
-from imagegen_generation.adapters.provider import FalProvider, ProviderError, is_retryable_failure
+from imagegen_generation.adapters.peers import Peers, Quote
+from imagegen_generation.adapters.provider import (
+    FalProvider,
+    ProviderError,
+    ProviderRunning,
+    is_retryable_failure,
+)
 from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox, provider_request
 from imagegen_generation.domain.jobs import (
+    LORA_PATH,
     ImageGenerationRequest,
     JobStatus,
     JobType,
+    LoraWeights,
+    ModelTrainingRequest,
     charge_for,
     provider_error_message,
     provider_images,
+    provider_training_files,
+    with_signed_files,
 )
 
 log = logging.getLogger(__name__)
+
+TYPE_TO_WIRE = {
+    JobType.IMAGE_GENERATION: generation_pb2.JOB_TYPE_IMAGE_GENERATION,
+    JobType.MODEL_CREATION: generation_pb2.JOB_TYPE_MODEL_CREATION,
+    JobType.MODEL_REFINEMENT: generation_pb2.JOB_TYPE_MODEL_REFINEMENT,
+}
 
 _STATUS_TO_WIRE = {
     JobStatus.QUEUED: generation_pb2.JOB_STATUS_QUEUED,
@@ -94,6 +112,10 @@ async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = 
     return JobView(row, list(images), position)
 
 
+def training_message(training_input: dict[str, Any]) -> generation_pb2.ModelTrainingInput:
+    return generation_pb2.ModelTrainingInput(**training_input)
+
+
 async def _transition(
     connection: AsyncConnection,
     job_id: str,
@@ -144,31 +166,76 @@ async def _finish(
     )
     if finished is None:
         return False
+    job_type = JobType(row.type)
     event = events_pb2.JobFinished(
         job_id=row.id,
         team_id=row.team_id,
         status=_STATUS_TO_WIRE[to_status],
         charge_hundredths=charge,
+        type=TYPE_TO_WIRE[job_type],
+        model_training=training_message(row.input) if job_type.is_training else None,
+        training_output=generation_pb2.TrainingOutput(**values["output"]) if values.get("output") else None,
+        error=generation_pb2.JobError(code=values["error_code"], message=values.get("error_message") or "")
+        if values.get("error_code")
+        else None,
     )
     await add_event(connection, outbox, JOB_FINISHED_SUBJECT, event, request_id_var.get())
     return True
 
 
-async def quote_image_job(
-    gen: Generation, request: ImageGenerationRequest, *, require_prompt: bool = True
-) -> tuple[CatalogModel, Quote]:
-    """The binding price of an image generation, as creating its job would reserve it."""
+@dataclass(frozen=True)
+class NewJob:
+    """A priced job, ready to reserve and queue."""
+
+    type: JobType
+    input: dict[str, Any]
+    provider_endpoint: str
+    provider_input: dict[str, Any]
+    # Stored files signed into provider_input at submit time, by dotted path.
+    provider_files: dict[str, str]
+    quote: Quote
+
+
+async def price_image_job(
+    gen: Generation, team_id: str, request: ImageGenerationRequest, *, require_prompt: bool = True
+) -> NewJob:
+    """The binding price of an image generation, as creating its job would reserve it.
+
+    With a custom model, its pinned (or current) version must be ready: the job records the
+    resolved version and the reference model it was trained from."""
     request.validate(require_prompt=require_prompt)
-    model = await gen.peers.reference_model(request.reference_model_id)
+    lora: LoraWeights | None = None
+    if request.custom_model_id:
+        resolved = await gen.peers.resolve_model_version(
+            team_id, request.custom_model_id, request.model_version
+        )
+        model = resolved.reference_model
+        request = replace(request, reference_model_id=model.id, model_version=resolved.version)
+        lora = resolved.lora
+    else:
+        model = await gen.peers.reference_model(request.reference_model_id)
     quote = await gen.peers.quote_image_generation(
         request.resolution, request.quality, model.complexity_hundredths, request.num_images
     )
-    return model, quote
+    return NewJob(
+        type=JobType.IMAGE_GENERATION,
+        input=asdict(request),
+        provider_endpoint=model.provider_endpoint,
+        provider_input=request.provider_input(model.default_parameters, lora),
+        provider_files={LORA_PATH: lora.weights_file_id} if lora else {},
+        quote=quote,
+    )
 
 
 async def quote_model_creation(gen: Generation, reference_model_id: int, num_training_images: int) -> Quote:
     model = await gen.peers.reference_model(reference_model_id)
     return await gen.peers.quote_model_creation(model.complexity_hundredths, num_training_images)
+
+
+async def quote_model_refinement(gen: Generation, team_id: str, custom_model_id: int) -> Quote:
+    """The price of the custom model's next version, as refining it now would reserve it."""
+    refinement = await gen.peers.next_refinement(team_id, custom_model_id)
+    return await gen.peers.quote_model_refinement(refinement.complexity_hundredths, refinement.iteration)
 
 
 async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str) -> JobView | None:
@@ -189,23 +256,62 @@ async def create_image_job(
         existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
         if existing is not None:
             return existing
-    model, quote = await quote_image_job(gen, request)
+    return await _queue_job(gen, team_id, await price_image_job(gen, team_id, request), idempotency_key)
+
+
+async def create_training_job(
+    gen: Generation,
+    team_id: str,
+    request: ModelTrainingRequest,
+    *,
+    complexity_hundredths: int,
+    training_endpoint: str,
+    starting_weights_parameter: str,
+    idempotency_key: str | None,
+) -> JobView:
+    """Quote (creation or refinement formula), reserve and queue the training of a model version."""
+    if idempotency_key:
+        existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
+        if existing is not None:
+            return existing
+    request.validate()
+    if not training_endpoint:
+        raise InvalidArgument("invalid_request", "the training endpoint is required")
+    if request.job_type is JobType.MODEL_CREATION:
+        quote = await gen.peers.quote_model_creation(complexity_hundredths, request.num_training_images)
+    else:
+        quote = await gen.peers.quote_model_refinement(complexity_hundredths, request.iteration)
+    provider_input, provider_files = request.provider_input(starting_weights_parameter)
+    new_job = NewJob(
+        type=request.job_type,
+        input=asdict(request),
+        provider_endpoint=training_endpoint,
+        provider_input=provider_input,
+        provider_files=provider_files,
+        quote=quote,
+    )
+    return await _queue_job(gen, team_id, new_job, idempotency_key)
+
+
+async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency_key: str | None) -> JobView:
+    """Reserve the quote (keyed by the new job's id), then commit the job with its JobQueued event."""
     job_id = str(uuid.uuid4())
     job_id_var.set(job_id)
-    await gen.peers.reserve(team_id, quote.amount_hundredths, job_id)
+    await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
     try:
         async with gen.engine.begin() as connection:
             await connection.execute(
                 insert(job).values(
                     id=job_id,
                     team_id=team_id,
-                    type=JobType.IMAGE_GENERATION.value,
+                    type=new_job.type.value,
                     status=JobStatus.QUEUED.value,
-                    input=asdict(request),
-                    provider_endpoint=model.provider_endpoint,
-                    provider_input=request.provider_input(model.default_parameters),
-                    estimated_credits_hundredths=quote.amount_hundredths,
-                    pricing_version=quote.pricing_version,
+                    input=new_job.input,
+                    provider_endpoint=new_job.provider_endpoint,
+                    provider_input=new_job.provider_input,
+                    provider_files=new_job.provider_files,
+                    estimated_credits_hundredths=new_job.quote.amount_hundredths,
+                    pricing_version=new_job.quote.pricing_version,
                     charged_credits_hundredths=0,
                     refunded_credits_hundredths=0,
                     attempts=0,
@@ -219,9 +325,7 @@ async def create_image_job(
                     job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created"
                 )
             )
-            event = events_pb2.JobQueued(
-                job_id=job_id, team_id=team_id, type=generation_pb2.JOB_TYPE_IMAGE_GENERATION
-            )
+            event = events_pb2.JobQueued(job_id=job_id, team_id=team_id, type=TYPE_TO_WIRE[new_job.type])
             await add_event(connection, outbox, JOB_QUEUED_SUBJECT, event, request_id_var.get())
             return await _load(connection, job_id)
     except IntegrityError:
@@ -294,6 +398,14 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
                 claimed_at=func.now(),
                 attempts=row.attempts + 1,
             )
+            job_type = JobType(row.type)
+            started = events_pb2.JobStarted(
+                job_id=row.id,
+                team_id=row.team_id,
+                type=TYPE_TO_WIRE[job_type],
+                model_training=training_message(row.input) if job_type.is_training else None,
+            )
+            await add_event(connection, outbox, JOB_STARTED_SUBJECT, started, request_id_var.get())
         elif status is JobStatus.RUNNING and row.provider_request_id is None and row.next_attempt_at is None:
             # Claimed but not submitted: by a worker that died if the claim is old, else by one that
             # is submitting right now (a duplicate delivery), which this one must not race.
@@ -316,7 +428,8 @@ async def start_job(gen: Generation, job_id: str) -> StartOutcome:
 async def _submit(gen: Generation, row: Row) -> StartOutcome:
     """Hand a claimed job to the provider and record its request id."""
     try:
-        request_id = await gen.provider.submit(row.provider_endpoint, row.provider_input, gen.webhook_url)
+        arguments = await _provider_arguments(gen, row)
+        request_id = await gen.provider.submit(row.provider_endpoint, arguments, gen.webhook_url)
     except ProviderError as error:
         if error.retryable and row.attempts < gen.provider_max_attempts:
             log.warning("provider submit failed; retrying", extra={"jobId": row.id, "error": str(error)})
@@ -335,7 +448,7 @@ async def _submit(gen: Generation, row: Row) -> StartOutcome:
                 JobStatus.FAILED,
                 "provider refused the request",
                 charge=0,
-                error_code="provider_error",
+                error_code=error.code,
                 error_message=str(error),
             )
         return StartOutcome()
@@ -362,6 +475,26 @@ async def _submit(gen: Generation, row: Row) -> StartOutcome:
         return StartOutcome()
     log.info("job submitted to provider", extra={"jobId": row.id, "providerRequestId": request_id})
     return StartOutcome()
+
+
+async def _provider_arguments(gen: Generation, row: Row) -> dict[str, Any]:
+    """The job's provider input with fresh signed URLs of the stored files it reads."""
+    if not row.provider_files:
+        return row.provider_input
+    try:
+        urls = await gen.peers.sign_files(row.team_id, sorted(set(row.provider_files.values())))
+    except DomainError as gone:
+        raise ProviderError(gone.message, retryable=False, code=gone.reason) from gone
+    except grpc.aio.AioRpcError as error:
+        if error.code() == grpc.StatusCode.NOT_FOUND:
+            raise ProviderError(
+                "a file the job needs no longer exists", retryable=False, code="file_unavailable"
+            ) from error
+        raise ProviderError(
+            f"storage could not sign the job's files: {error.details()}", retryable=True
+        ) from error
+    signed = {path: urls[file_id] for path, file_id in row.provider_files.items()}
+    return with_signed_files(row.provider_input, signed)
 
 
 def _backoff(attempts: int) -> float:
@@ -402,6 +535,8 @@ async def complete_provider_request(
     except json.JSONDecodeError:
         payload = None
 
+    if ok and JobType(row.type).is_training:
+        return await _complete_training(gen, row, payload)
     if ok:
         try:
             sources = provider_images(payload)
@@ -443,6 +578,36 @@ async def complete_provider_request(
     if is_retryable_failure(error, error_type) and row.attempts < gen.provider_max_attempts:
         return await _schedule_retry(gen, row, provider_request_id, message)
     return await _fail(gen, row, "provider_error", message)
+
+
+async def _complete_training(gen: Generation, row: Row, payload: Any) -> JobView:
+    """Copy the trained weights (and config) into our bucket, then complete the job with them:
+    a provider's URL is never the only copy of what a team paid for."""
+    try:
+        trained = provider_training_files(payload)
+    except ValueError as invalid:
+        return await _fail(gen, row, "invalid_provider_output", str(invalid))
+    owner = row.input["files_owner_id"]
+    output = {
+        "weights_file_id": await gen.peers.import_file(
+            row.team_id, storage_pb2.FILE_KIND_LORA_WEIGHTS, owner, trained.weights_url, f"{row.id}/weights"
+        )
+    }
+    if trained.config_url:
+        output["config_file_id"] = await gen.peers.import_file(
+            row.team_id, storage_pb2.FILE_KIND_MODEL_CONFIG, owner, trained.config_url, f"{row.id}/config"
+        )
+    async with gen.engine.begin() as connection:
+        await _finish(
+            connection,
+            row,
+            JobStatus.COMPLETED,
+            "provider succeeded",
+            charge=row.estimated_credits_hundredths,
+            progress=1.0,
+            output=output,
+        )
+        return await _load(connection, row.id)
 
 
 async def _schedule_retry(gen: Generation, row: Row, provider_request_id: str, message: str) -> JobView:
@@ -558,12 +723,31 @@ async def poll_provider(gen: Generation, stale_after: timedelta, batch_size: int
             except ProviderError as error:
                 log.warning("provider status poll failed", extra={"jobId": job_id, "error": str(error)})
                 continue
-            if outcome is not None:
-                await complete_provider_request(
-                    gen, request_id, outcome.ok, json.dumps(outcome.payload).encode(), outcome.error
-                )
-                finished += 1
+            if isinstance(outcome, ProviderRunning):
+                await _record_progress(gen, job_id, request_id, outcome.progress)
+                continue
+            await complete_provider_request(
+                gen, request_id, outcome.ok, json.dumps(outcome.payload).encode(), outcome.error
+            )
+            finished += 1
     return finished
+
+
+async def _record_progress(gen: Generation, job_id: str, request_id: str, progress: float | None) -> None:
+    """Progress only moves forward, and only for the attempt that reported it."""
+    if progress is None:
+        return
+    async with gen.engine.begin() as connection:
+        await connection.execute(
+            update(job)
+            .where(
+                job.c.id == job_id,
+                job.c.status == JobStatus.RUNNING.value,
+                job.c.provider_request_id == request_id,
+                job.c.progress < progress,
+            )
+            .values(progress=progress)
+        )
 
 
 def _in_job_trace(traceparent: str | None, name: str):
@@ -592,6 +776,7 @@ class JobFilter:
     statuses: list[JobStatus]
     types: list[JobType]
     reference_model_id: int | None
+    custom_model_id: int | None
     created_after: datetime | None
     created_before: datetime | None
 
@@ -619,6 +804,8 @@ async def list_jobs(
         query = query.where(job.c.type.in_([t.value for t in filters.types]))
     if filters.reference_model_id is not None:
         query = query.where(job.c.input["reference_model_id"].as_integer() == filters.reference_model_id)
+    if filters.custom_model_id is not None:
+        query = query.where(job.c.input["custom_model_id"].astext == str(filters.custom_model_id))
     if filters.created_after is not None:
         query = query.where(job.c.created_at >= filters.created_after)
     if filters.created_before is not None:

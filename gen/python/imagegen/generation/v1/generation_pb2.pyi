@@ -111,7 +111,7 @@ class JobImage(_message.Message):
     def __init__(self, file_id: _Optional[str] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., content_type: _Optional[str] = ..., nsfw: _Optional[bool] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "team_id", "type", "status", "image_generation", "estimated_credits_hundredths", "charged_credits_hundredths", "refunded_credits_hundredths", "progress", "error", "images", "created_at", "started_at", "finished_at", "queue_position", "attempts", "model_training", "training_output", "estimated_start_at")
+    __slots__ = ("id", "team_id", "type", "status", "image_generation", "estimated_credits_hundredths", "charged_credits_hundredths", "refunded_credits_hundredths", "progress", "error", "images", "created_at", "started_at", "finished_at", "queue_position", "attempts", "model_training", "training_output", "estimated_start_at", "priority")
     ID_FIELD_NUMBER: _ClassVar[int]
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,7 @@ class Job(_message.Message):
     MODEL_TRAINING_FIELD_NUMBER: _ClassVar[int]
     TRAINING_OUTPUT_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_START_AT_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     id: str
     team_id: str
     type: JobType
@@ -150,4 +151,5 @@ class Job(_message.Message):
     model_training: ModelTrainingInput
     training_output: TrainingOutput
     estimated_start_at: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., type: _Optional[_Union[JobType, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., image_generation: _Optional[_Union[ImageGenerationInput, _Mapping]] = ..., estimated_credits_hundredths: _Optional[int] = ..., charged_credits_hundredths: _Optional[int] = ..., refunded_credits_hundredths: _Optional[int] = ..., progress: _Optional[float] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., images: _Optional[_Iterable[_Union[JobImage, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_position: _Optional[int] = ..., attempts: _Optional[int] = ..., model_training: _Optional[_Union[ModelTrainingInput, _Mapping]] = ..., training_output: _Optional[_Union[TrainingOutput, _Mapping]] = ..., estimated_start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    priority: int
+    def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., type: _Optional[_Union[JobType, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., image_generation: _Optional[_Union[ImageGenerationInput, _Mapping]] = ..., estimated_credits_hundredths: _Optional[int] = ..., charged_credits_hundredths: _Optional[int] = ..., refunded_credits_hundredths: _Optional[int] = ..., progress: _Optional[float] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., images: _Optional[_Iterable[_Union[JobImage, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_position: _Optional[int] = ..., attempts: _Optional[int] = ..., model_training: _Optional[_Union[ModelTrainingInput, _Mapping]] = ..., training_output: _Optional[_Union[TrainingOutput, _Mapping]] = ..., estimated_start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...

@@ -21,14 +21,16 @@ PROVIDER_OUTCOME_OK: ProviderOutcome
 PROVIDER_OUTCOME_ERROR: ProviderOutcome
 
 class CreateImageGenerationJobRequest(_message.Message):
-    __slots__ = ("team_id", "input", "idempotency_key")
+    __slots__ = ("team_id", "input", "idempotency_key", "priority")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     input: _generation_pb2.ImageGenerationInput
     idempotency_key: str
-    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    priority: int
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class CreateImageGenerationJobResponse(_message.Message):
     __slots__ = ("job",)

@@ -8,13 +8,14 @@ import asyncio
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_generation.adapters.peers import (
     CatalogModel,
     NextRefinement,
+    PlanLimits,
     Quote,
     ResolvedVersion,
     StoredImage,
@@ -29,9 +30,9 @@ from imagegen_generation.domain.jobs import (
 )
 from imagegen_generation.service_layer import handlers
 from imagegen_platform import db
-from imagegen_platform.errors import FailedPrecondition, NotFound
+from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 
 @dataclass
@@ -42,8 +43,11 @@ class FakePeers:
     refuse_reservation: bool = False
     limit: int = 3
 
-    async def concurrency_limit(self, team_id: str) -> int:
-        return self.limit
+    # Plan tier by team; teams not listed are pro.
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    async def plan_limits(self, team_id: str) -> PlanLimits:
+        return PlanLimits(self.ranks.get(team_id, 2), self.limit)
 
     async def reference_model(self, model_id: int) -> CatalogModel:
         return CatalogModel(150, "fal-ai/flux-lora", {"guidance_scale": 3.5})
@@ -51,10 +55,11 @@ class FakePeers:
     async def quote_image_generation(self, resolution, quality, complexity_hundredths, num_images) -> Quote:
         return Quote(27_00 * num_images, 1, {})
 
-    async def reserve(self, team_id: str, amount: int, key: str) -> None:
+    async def reserve(self, team_id: str, amount: int, key: str) -> PlanLimits:
         if self.refuse_reservation:
             raise FailedPrecondition("insufficient_credits", "no credits")
         self.reserved.append((team_id, amount, key))
+        return await self.plan_limits(team_id)
 
     async def release(self, key: str) -> None:
         self.released.append(key)
@@ -120,6 +125,14 @@ class FakeProvider:
 @pytest.fixture
 async def generation(infrastructure):
     engine = db.create_engine(infrastructure.database_url)
+    # The dispatcher takes the best job of any team: each test starts from an empty queue.
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "TRUNCATE generation.job, generation.job_transition, generation.job_image,"
+                " generation.provider_request, generation.team_schedule, generation.outbox"
+            )
+        )
     yield handlers.Generation(
         engine=engine,
         peers=FakePeers(),
@@ -150,6 +163,11 @@ async def events(generation, job_id: str, subject: str) -> list:
         return [event for event in map(decode.FromString, payloads) if event.job_id == job_id]
 
 
+async def start(generation, job_id: str) -> None:
+    """Dispatch the next job, which must be this one."""
+    assert await handlers.dispatch_once(generation) == job_id
+
+
 async def test_creating_a_job_reserves_its_quote_and_queues_it_in_one_step(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request("a red dress", num_images=2))
     assert view.row.status == "queued"
@@ -167,18 +185,20 @@ async def test_no_job_is_written_when_credits_cannot_be_reserved(generation, tea
         assert (await connection.execute(select(job).where(job.c.team_id == team_id))).first() is None
 
 
-async def test_a_redelivered_queue_message_does_not_submit_twice(generation, team_id):
+async def test_a_dispatched_job_is_not_dispatched_again(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    await start(generation, view.row.id)
+    assert await handlers.dispatch_once(generation) is None
     assert len(generation.provider.submitted) == 1
+    [started] = await events(generation, view.row.id, JOB_STARTED_SUBJECT)
+    assert started.type == generation_pb2.JOB_TYPE_IMAGE_GENERATION
     job = await handlers.get_job(generation.engine, team_id, view.row.id)
     assert (job.row.status, job.row.attempts) == ("running", 1)
 
 
 async def test_racing_reports_finish_the_job_once_with_one_settlement(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     request_id = (await handlers.get_job(generation.engine, team_id, view.row.id)).row.provider_request_id
     payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
 
@@ -213,7 +233,7 @@ async def test_racing_reports_finish_the_job_once_with_one_settlement(generation
 
 async def test_a_provider_error_fails_the_job_and_settles_nothing(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     request_id = (await handlers.get_job(generation.engine, team_id, view.row.id)).row.provider_request_id
     body = json.dumps({"detail": [{"msg": "prompt rejected"}]}).encode()
     failed = await handlers.complete_provider_request(
@@ -229,11 +249,17 @@ async def test_a_provider_error_fails_the_job_and_settles_nothing(generation, te
 async def test_transient_submit_errors_retry_with_backoff_then_fail(generation, team_id):
     generation.provider.failures = [ProviderError("fal answered 503", retryable=True) for _ in range(3)]
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    first = await handlers.start_job(generation, view.row.id)
-    second = await handlers.start_job(generation, view.row.id)
-    assert first.retry_after is not None and second.retry_after is not None
-    assert second.retry_after > 0
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    await start(generation, view.row.id)
+    for _ in range(2):
+        waiting = (await handlers.get_job(generation.engine, team_id, view.row.id)).row
+        assert (waiting.status, waiting.provider_request_id) == ("running", None)
+        assert waiting.next_attempt_at is not None  # backing off
+        assert await handlers.resubmit_due(generation) == 0
+        async with generation.engine.begin() as connection:  # let the back-off pass
+            await connection.execute(
+                update(job).where(job.c.id == view.row.id).values(next_attempt_at=func.now())
+            )
+        assert await handlers.resubmit_due(generation) == 1
     final = await handlers.get_job(generation.engine, team_id, view.row.id)
     assert (final.row.status, final.row.attempts) == ("failed", 3)
     assert "503" in final.row.error_message
@@ -242,7 +268,7 @@ async def test_transient_submit_errors_retry_with_backoff_then_fail(generation, 
 async def test_a_permanent_submit_error_fails_at_once(generation, team_id):
     generation.provider.failures = [ProviderError("fal answered 422", retryable=False)]
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    await start(generation, view.row.id)
     final = await handlers.get_job(generation.engine, team_id, view.row.id)
     assert final.row.status == "failed"
     assert len(await events(generation, view.row.id, JOB_FINISHED_SUBJECT)) == 1
@@ -257,18 +283,18 @@ async def test_reports_for_unknown_requests_and_other_teams_jobs_are_not_found(g
 
 
 async def test_a_team_never_runs_more_jobs_than_its_plan_allows(generation, team_id):
-    """Ten workers race to start six jobs of a team whose plan runs two at a time."""
+    """Ten dispatchers race to start six jobs of a team whose plan runs two at a time."""
     generation.peers.limit = 2
     views = [
         await handlers.create_image_job(generation, team_id, request(f"dress {n} {team_id}"))
         for n in range(6)
     ]
-    outcomes = await asyncio.gather(
-        *(handlers.start_job(generation, view.row.id) for view in views + views[:4])
-    )
+    # Dispatchers that find the team's row locked skip it; the winner goes on dispatching.
+    started = await asyncio.gather(*(handlers.dispatch_once(generation) for _ in range(10)))
+    while await handlers.dispatch_once(generation):
+        pass
+    assert 1 <= len([job_id for job_id in started if job_id]) <= 2
     assert len(generation.provider.submitted) == 2
-    # Every other attempt either waits for a slot or finds its job already claimed by a twin.
-    assert sum(outcome.retry_after is not None for outcome in outcomes) >= 4
     statuses = [
         (await handlers.get_job(generation.engine, team_id, view.row.id)).row.status for view in views
     ]
@@ -278,20 +304,23 @@ async def test_a_team_never_runs_more_jobs_than_its_plan_allows(generation, team
     running = next(view for view, status in zip(views, statuses, strict=True) if status == "running")
     request_id = (await handlers.get_job(generation.engine, team_id, running.row.id)).row.provider_request_id
     await handlers.complete_provider_request(generation, request_id, False, b"{}", "failed")
-    waiting = next(view for view, status in zip(views, statuses, strict=True) if status == "queued")
-    assert await handlers.start_job(generation, waiting.row.id) == handlers.StartOutcome()
+    assert await handlers.dispatch_once(generation) in {
+        view.row.id for view, status in zip(views, statuses, strict=True) if status == "queued"
+    }
+    assert await handlers.dispatch_once(generation) is None
 
 
 async def test_a_plan_without_concurrency_runs_nothing(generation, team_id):
     generation.peers.limit = 0
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    assert (await handlers.start_job(generation, view.row.id)).retry_after is not None
+    assert await handlers.dispatch_once(generation) is None
     assert generation.provider.submitted == []
+    assert (await handlers.get_job(generation.engine, team_id, view.row.id)).estimated_start_at is None
 
 
 async def running_job(generation, team_id: str, prompt: str = "dress") -> tuple[str, str]:
     view = await handlers.create_image_job(generation, team_id, request(f"{prompt} {team_id}"))
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     job = await handlers.get_job(generation.engine, team_id, view.row.id)
     return job.row.id, job.row.provider_request_id
 
@@ -317,7 +346,7 @@ async def test_cancelling_a_queued_job_never_calls_the_provider(generation, team
     again = await handlers.cancel_job(generation, team_id, view.row.id)
     assert (cancelled.row.status, again.row.status) == ("cancelled", "cancelled")
     assert (cancelled.row.charged_credits_hundredths, cancelled.row.refunded_credits_hundredths) == (0, 27_00)
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
+    assert await handlers.dispatch_once(generation) is None
     assert generation.provider.submitted == []
     [event] = await events(generation, view.row.id, JOB_FINISHED_SUBJECT)
     assert (event.status, event.charge_hundredths) == (generation_pb2.JOB_STATUS_CANCELLED, 0)
@@ -404,26 +433,21 @@ async def test_queued_jobs_know_their_place_and_lists_page_and_filter(generation
     assert [v.row.id for v in cancelled] == [views[0].row.id]
 
 
-async def test_a_duplicate_delivery_does_not_submit_a_job_another_worker_is_submitting(generation, team_id):
+async def test_a_job_claimed_by_a_worker_that_died_is_submitted_once_its_claim_times_out(generation, team_id):
     view = await handlers.create_image_job(generation, team_id, request(f"dress {team_id}"))
-    # A worker claimed the job and is still submitting it (no provider request id yet).
-    async with generation.engine.begin() as connection:
-        await connection.execute(
-            update(job)
-            .where(job.c.id == view.row.id)
-            .values(status="running", attempts=1, started_at=func.now(), claimed_at=func.now())
-        )
-    waiting = await handlers.start_job(generation, view.row.id)
-    assert waiting.retry_after == generation.claim_timeout.total_seconds()
+    # A worker claimed the job and died before submitting it (no provider request id).
+    assert await handlers.dispatch_next(generation) is not None
+    assert await handlers.resubmit_due(generation) == 0  # a live worker may still be submitting
     assert generation.provider.submitted == []
-
-    # Once the claim is older than the ack wait, its worker is presumed dead and the job is taken over.
     async with generation.engine.begin() as connection:
         await connection.execute(
             update(job).where(job.c.id == view.row.id).values(claimed_at=func.now() - timedelta(minutes=5))
         )
-    assert await handlers.start_job(generation, view.row.id) == handlers.StartOutcome()
-    assert len(generation.provider.submitted) == 1
+    assert await handlers.resubmit_due(generation) == 1
+    assert await handlers.resubmit_due(generation) == 0
+    resumed = (await handlers.get_job(generation.engine, team_id, view.row.id)).row
+    assert (resumed.attempts, len(generation.provider.submitted)) == (2, 1)
+    assert resumed.provider_request_id is not None
 
 
 def training(version: int = 1) -> ModelTrainingRequest:
@@ -460,7 +484,7 @@ async def test_a_training_job_reads_its_zip_by_a_fresh_url_and_keeps_its_own_cop
     assert (view.row.type, view.row.estimated_credits_hundredths) == ("model_creation", 115_00)
     [queued] = await events(generation, view.row.id, JOB_QUEUED_SUBJECT)
     assert queued.type == generation_pb2.JOB_TYPE_MODEL_CREATION
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     [submitted] = generation.provider.submitted
     # The zip is signed when the job is submitted, not when it was queued.
     assert submitted["images_data_url"] == "https://s3.local/zip-7-1?signature"
@@ -495,14 +519,14 @@ async def test_a_refinement_is_priced_by_its_iteration_and_starts_from_the_paren
 ):
     second = await create_training(generation, team_id, training(2), parameter="resume_from_checkpoint")
     assert (second.row.type, second.row.estimated_credits_hundredths) == ("model_refinement", 59_40)
-    await handlers.start_job(generation, second.row.id)
+    await start(generation, second.row.id)
     assert (
         generation.provider.submitted[-1]["resume_from_checkpoint"]
         == "https://s3.local/weights-7-1?signature"
     )
     third = await create_training(generation, team_id, training(3))
     assert third.row.estimated_credits_hundredths == 71_28
-    await handlers.start_job(generation, third.row.id)
+    await start(generation, third.row.id)
     assert "resume_from_checkpoint" not in generation.provider.submitted[-1]
     again = await create_training(generation, team_id, training(3))
     assert again.row.id == third.row.id  # the models service's retry queues nothing twice
@@ -510,7 +534,7 @@ async def test_a_refinement_is_priced_by_its_iteration_and_starts_from_the_paren
 
 async def test_a_failed_training_is_refunded_and_says_why(generation, team_id):
     view = await create_training(generation, team_id, training())
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     running = (await handlers.get_job(generation.engine, team_id, view.row.id)).row
     body = json.dumps({"detail": [{"msg": "the zip archive contains no readable images"}]}).encode()
     failed = await handlers.complete_provider_request(
@@ -528,7 +552,7 @@ async def test_generating_with_a_custom_model_uses_its_ready_weights_and_trigger
     view = await handlers.create_image_job(generation, team_id, custom)
     # The job records what it resolved: the reference model and the version.
     assert (view.row.input["reference_model_id"], view.row.input["model_version"]) == (3, 2)
-    await handlers.start_job(generation, view.row.id)
+    await start(generation, view.row.id)
     submitted = generation.provider.submitted[-1]
     assert submitted["loras"] == [{"path": "https://s3.local/weights-7-2?signature", "scale": 1.0}]
     assert submitted["prompt"] == "zxq woman in red dress"
@@ -544,3 +568,55 @@ async def test_progress_reported_by_polls_only_moves_forward(generation, team_id
         generation.provider.outcomes[request_id] = ProviderRunning(progress)
         assert await handlers.poll_provider(generation, timedelta(0)) == 0
     assert (await handlers.get_job(generation.engine, team_id, job_id)).row.progress == 0.75
+
+
+async def test_dispatch_serves_higher_tiers_first_then_the_team_served_longest_ago_then_priority(generation):
+    teams = {name: f"{name}-{uuid.uuid4().hex[:8]}" for name in ("busy", "newcomer", "enterprise", "basic")}
+    generation.peers.limit = 10
+    generation.peers.ranks = {teams["enterprise"]: 3, teams["basic"]: 1}
+    busy = [
+        await handlers.create_image_job(generation, teams["busy"], request(f"busy {n}"), priority=priority)
+        for n, priority in enumerate([0, 0, 5, -1, 0])
+    ]
+    await start(generation, busy[2].row.id)  # the busy team's urgent job has been served
+    newcomer = await handlers.create_image_job(generation, teams["newcomer"], request("first"))
+    basic = await handlers.create_image_job(generation, teams["basic"], request("basic"))
+    enterprise = await handlers.create_image_job(generation, teams["enterprise"], request("enterprise"))
+
+    order = []
+    while job_id := await handlers.dispatch_once(generation):
+        order.append(job_id)
+    # Enterprise first; then the newcomer's first job ahead of the busy team's backlog, which runs
+    # by its own priority and age; basic last.
+    assert order == [
+        enterprise.row.id,
+        newcomer.row.id,
+        busy[0].row.id,
+        busy[1].row.id,
+        busy[4].row.id,
+        busy[3].row.id,
+        basic.row.id,
+    ]
+    with pytest.raises(InvalidArgument):
+        await handlers.create_image_job(generation, teams["busy"], request("too urgent"), priority=11)
+
+
+async def test_a_queued_job_knows_when_it_should_start_from_its_place_and_recent_run_times(
+    generation, team_id
+):
+    generation.peers.limit = 1
+    job_id, request_id = await running_job(generation, team_id)
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    await handlers.complete_provider_request(generation, request_id, True, payload, "")
+    async with generation.engine.begin() as connection:  # it ran for ten seconds
+        await connection.execute(
+            update(job).where(job.c.id == job_id).values(started_at=job.c.finished_at - timedelta(seconds=10))
+        )
+    await running_job(generation, team_id, "second")
+    waiting = [await handlers.create_image_job(generation, team_id, request(f"w{n}")) for n in range(2)]
+    first, second = [await handlers.get_job(generation.engine, team_id, view.row.id) for view in waiting]
+    assert (first.queue_position, second.queue_position) == (1, 2)
+    now = datetime.now(UTC)
+    # One slot, taken: the first waits one run (about ten seconds), the second two.
+    assert timedelta(seconds=8) < first.estimated_start_at - now <= timedelta(seconds=10)
+    assert timedelta(seconds=18) < second.estimated_start_at - now <= timedelta(seconds=20)

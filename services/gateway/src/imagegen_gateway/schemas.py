@@ -32,6 +32,8 @@ class ImageGenerationCreate(PublicModel):
     quality: Literal["standard", "hd"] = "standard"
     num_images: int = Field(default=1, ge=1, le=4)
     seed: int | None = Field(default=None, ge=0, lt=2**32)
+    # Orders the team's own queued jobs: higher starts first.
+    priority: int = Field(default=0, ge=-10, le=10)
 
 
 class JobError(PublicModel):
@@ -107,7 +109,11 @@ class JobPublic(PublicModel):
     charged_credits: float
     refunded_credits: float
     progress: float
+    priority: int
     queue_position: int | None
+    # While queued: when the job should start, from its place, the team's free slots and recent
+    # run times (null when there is no basis for an estimate, e.g. a plan that runs nothing).
+    estimated_start_at: datetime | None
     error: JobError | None
     result: JobResult | TrainingResult | None
     created_at: datetime

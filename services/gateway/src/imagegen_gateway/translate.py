@@ -121,7 +121,11 @@ def job_public(job: generation_pb2.Job, signed_urls: dict[str, storage_pb2.Signe
         charged_credits=credits(job.charged_credits_hundredths),
         refunded_credits=credits(job.refunded_credits_hundredths),
         progress=job.progress,
-        queue_position=job.queue_position if status == "queued" else None,
+        priority=job.priority,
+        queue_position=(job.queue_position or None) if status == "queued" else None,
+        estimated_start_at=utc(job.estimated_start_at)
+        if status == "queued" and job.HasField("estimated_start_at")
+        else None,
         error=schemas.JobError(code=job.error.code, message=job.error.message)
         if job.HasField("error")
         else None,

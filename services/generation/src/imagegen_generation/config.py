@@ -24,8 +24,13 @@ class GenerationSettings(ServiceSettings):
     webhook_base_url: str
     # Submissions that failed transiently are retried this many times before the job fails.
     provider_max_attempts: int = 5
-    # How long a worker has to start a job before JetStream hands its message to another worker.
+    # How long a worker has to start a job: a claimed job without a provider request after this
+    # long belongs to a worker that died and is submitted again (also the queue's ack wait).
     worker_ack_wait_seconds: float = Field(default=60.0, gt=0)
+    # Dispatch tasks per worker process (each submits one job to the provider at a time), and how
+    # often an idle one looks for work without being woken by an event.
+    worker_dispatchers: int = Field(default=4, ge=1, le=64)
+    worker_idle_dispatch_seconds: float = Field(default=1.0, gt=0)
     # The worker asks the provider about a running job when no webhook came for this long (a local
     # machine has no public URL for webhooks), and looks for such jobs this often.
     provider_poll_after_seconds: float = 10.0

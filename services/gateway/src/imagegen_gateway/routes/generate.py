@@ -79,6 +79,7 @@ async def create_generation(
                 seed=body.seed,
             ),
             idempotency_key=idempotency_key or "",
+            priority=body.priority,
         )
     )
     job = created.job

@@ -40,6 +40,25 @@ class NextRefinement:
 
 
 @dataclass(frozen=True)
+class PlanLimits:
+    # Higher tiers are dispatched first: 3 enterprise, 2 pro, 1 basic, 0 free.
+    rank: int
+    max_concurrent: int
+
+
+_PLAN_RANK = {
+    credits_pb2.PLAN_FREE: 0,
+    credits_pb2.PLAN_BASIC: 1,
+    credits_pb2.PLAN_PRO: 2,
+    credits_pb2.PLAN_ENTERPRISE: 3,
+}
+
+
+def _plan_limits(balance: credits_pb2.Balance) -> PlanLimits:
+    return PlanLimits(_PLAN_RANK.get(balance.plan, 0), balance.max_concurrent_jobs)
+
+
+@dataclass(frozen=True)
 class Quote:
     amount_hundredths: int
     pricing_version: int
@@ -138,17 +157,19 @@ class Peers:
         )
         return _quote(response.quote)
 
-    async def reserve(self, team_id: str, amount_hundredths: int, key: str) -> None:
-        await self.credits.ReserveCredits(
+    async def reserve(self, team_id: str, amount_hundredths: int, key: str) -> PlanLimits:
+        """Hold the amount for the job keyed `key`; answers the team's plan in effect."""
+        response = await self.credits.ReserveCredits(
             credits_service_pb2.ReserveCreditsRequest(
                 team_id=team_id, amount_hundredths=amount_hundredths, idempotency_key=key
             )
         )
+        return _plan_limits(response.balance)
 
-    async def concurrency_limit(self, team_id: str) -> int:
-        """How many jobs the team's plan in effect may run at once."""
+    async def plan_limits(self, team_id: str) -> PlanLimits:
+        """The team's plan in effect: its tier and how many jobs it may run at once."""
         response = await self.credits.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
-        return response.balance.max_concurrent_jobs
+        return _plan_limits(response.balance)
 
     async def release(self, key: str) -> None:
         await self.credits.ReleaseCredits(credits_service_pb2.ReleaseCreditsRequest(idempotency_key=key))

@@ -40,10 +40,12 @@ job = Table(
     Column("error_code", String),
     Column("error_message", String),
     Column("idempotency_key", String),
+    Column("priority", Integer, nullable=False, server_default="0"),
     Column("claimed_at", DateTime(timezone=True)),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("provider_checked_at", DateTime(timezone=True)),
     Column("traceparent", String),
+    Column("request_id", String),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
@@ -80,6 +82,18 @@ job_image = Table(
     Column("height", Integer, nullable=False),
     Column("content_type", String, nullable=False),
     Column("nsfw", Boolean, nullable=False),
+)
+
+team_schedule = Table(
+    "team_schedule",
+    metadata,
+    Column("team_id", String, primary_key=True),
+    Column("plan_rank", Integer, nullable=False),
+    Column("max_concurrent", Integer, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("queued", Integer, nullable=False),
+    Column("last_started_at", DateTime(timezone=True)),
+    Column("limits_checked_at", DateTime(timezone=True), nullable=False),
 )
 
 outbox = outbox_table(metadata)

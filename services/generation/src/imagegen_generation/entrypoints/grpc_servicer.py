@@ -53,7 +53,9 @@ def job_message(view: JobView) -> generation_pb2.Job:
         started_at=_timestamp(row.started_at),
         finished_at=_timestamp(row.finished_at),
         queue_position=view.queue_position or 0,
+        estimated_start_at=_timestamp(view.estimated_start_at),
         attempts=row.attempts,
+        priority=row.priority,
     )
     if job_type.is_training:
         message.model_training.CopyFrom(handlers.training_message(request))
@@ -115,7 +117,11 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
     async def CreateImageGenerationJob(self, request, context: grpc.aio.ServicerContext):
         """Quote, reserve and queue an image generation."""
         view = await handlers.create_image_job(
-            self.generation, request.team_id, image_request(request.input), request.idempotency_key or None
+            self.generation,
+            request.team_id,
+            image_request(request.input),
+            request.idempotency_key or None,
+            request.priority,
         )
         return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
 
@@ -129,6 +135,7 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             training_endpoint=request.training_endpoint,
             starting_weights_parameter=request.starting_weights_parameter,
             idempotency_key=request.idempotency_key or None,
+            priority=request.priority,
         )
         return generation_service_pb2.CreateModelTrainingJobResponse(job=job_message(view))
 

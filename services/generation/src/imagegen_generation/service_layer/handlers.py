@@ -23,6 +23,7 @@ from imagegen_platform.errors import DomainError, FailedPrecondition, InvalidArg
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
 from imagegen_platform.outbox import add_event
 from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -34,7 +35,14 @@ from imagegen_generation.adapters.provider import (
     ProviderRunning,
     is_retryable_failure,
 )
-from imagegen_generation.adapters.tables import job, job_image, job_transition, outbox, provider_request
+from imagegen_generation.adapters.tables import (
+    job,
+    job_image,
+    job_transition,
+    outbox,
+    provider_request,
+    team_schedule,
+)
 from imagegen_generation.domain.jobs import (
     LORA_PATH,
     ImageGenerationRequest,
@@ -73,7 +81,7 @@ class Generation:
     provider: FalProvider
     webhook_url: str
     provider_max_attempts: int
-    # A claim this old without a provider request id was made by a worker that died (the queue's ack wait).
+    # A claim this old without a provider request id was made by a worker that died.
     claim_timeout: timedelta = timedelta(seconds=60)
 
 
@@ -83,6 +91,12 @@ class JobView:
     images: list[Row] = field(default_factory=list)
     # The job's place among its team's queued jobs (1 is next), while queued.
     queue_position: int | None = None
+    # When the job should start, from its place, the team's free slots and recent run times.
+    estimated_start_at: datetime | None = None
+
+
+# Run times of this many recent completed jobs of a type estimate when a queued job starts.
+RUN_TIME_SAMPLE = 20
 
 
 async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = None) -> JobView:
@@ -97,19 +111,48 @@ async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = 
             select(job_image).where(job_image.c.job_id == job_id).order_by(job_image.c.position)
         )
     ).all()
-    position = None
+    view = JobView(row, list(images))
     if row.status == JobStatus.QUEUED.value:
-        ahead = await connection.scalar(
-            select(func.count())
-            .select_from(job)
-            .where(
-                job.c.team_id == row.team_id,
-                job.c.status == JobStatus.QUEUED.value,
-                tuple_(job.c.created_at, job.c.id) < tuple_(row.created_at, row.id),
+        await _place_in_queue(connection, view)
+    return view
+
+
+async def _place_in_queue(connection: AsyncConnection, view: JobView) -> None:
+    """The queued job's position in its team's dispatch order, and when it should start."""
+    row = view.row
+    ahead = await connection.scalar(
+        select(func.count())
+        .select_from(job)
+        .where(
+            job.c.team_id == row.team_id,
+            job.c.status == JobStatus.QUEUED.value,
+            tuple_(-job.c.priority, job.c.created_at, job.c.id)
+            < tuple_(-row.priority, row.created_at, row.id),
+        )
+    )
+    view.queue_position = ahead + 1
+    team = (
+        await connection.execute(select(team_schedule).where(team_schedule.c.team_id == row.team_id))
+    ).one_or_none()
+    if team is None or team.max_concurrent <= 0:
+        return  # the plan runs nothing (or is not known yet): no honest estimate
+    recent = (
+        select(
+            (func.extract("epoch", job.c.finished_at) - func.extract("epoch", job.c.started_at)).label(
+                "seconds"
             )
         )
-        position = ahead + 1
-    return JobView(row, list(images), position)
+        .where(job.c.type == row.type, job.c.status == JobStatus.COMPLETED.value)
+        .order_by(job.c.finished_at.desc())
+        .limit(RUN_TIME_SAMPLE)
+        .subquery()
+    )
+    run_seconds = await connection.scalar(select(func.avg(recent.c.seconds)))
+    free = max(0, team.max_concurrent - team.running)
+    waves = 0 if ahead < free else (ahead - free) // team.max_concurrent + 1
+    if waves and run_seconds is None:
+        return
+    view.estimated_start_at = datetime.now(UTC) + timedelta(seconds=waves * float(run_seconds or 0))
 
 
 def training_message(training_input: dict[str, Any]) -> generation_pb2.ModelTrainingInput:
@@ -123,13 +166,14 @@ async def _transition(
     to_status: JobStatus,
     reason: str,
     **values: Any,
-) -> Row | None:
-    """Move a job between states only if it is in one of `from_statuses`; None when it was not."""
+) -> tuple[Row, JobStatus] | tuple[None, None]:
+    """Move a job between states only if it is in one of `from_statuses`: the changed row and the
+    status it left, or (None, None) when it was in none of them."""
     current = (
         await connection.execute(select(job.c.status).where(job.c.id == job_id).with_for_update())
     ).scalar_one_or_none()
     if current is None or JobStatus(current) not in from_statuses:
-        return None
+        return None, None
     changed = (
         await connection.execute(
             update(job).where(job.c.id == job_id).values(status=to_status.value, **values).returning(job)
@@ -140,7 +184,7 @@ async def _transition(
             job_id=job_id, from_status=current, to_status=to_status.value, reason=reason
         )
     )
-    return changed
+    return changed, JobStatus(current)
 
 
 async def _finish(
@@ -153,7 +197,7 @@ async def _finish(
     **values: Any,
 ) -> bool:
     """The one terminal transition of a running or queued job, with its settlement event."""
-    finished = await _transition(
+    finished, left = await _transition(
         connection,
         row.id,
         (JobStatus.QUEUED, JobStatus.RUNNING),
@@ -166,6 +210,11 @@ async def _finish(
     )
     if finished is None:
         return False
+    # The slot (or the place in the queue) is free for the team's next job.
+    counter = team_schedule.c.running if left is JobStatus.RUNNING else team_schedule.c.queued
+    await connection.execute(
+        update(team_schedule).where(team_schedule.c.team_id == row.team_id).values({counter: counter - 1})
+    )
     job_type = JobType(row.type)
     event = events_pb2.JobFinished(
         job_id=row.id,
@@ -194,6 +243,8 @@ class NewJob:
     # Stored files signed into provider_input at submit time, by dotted path.
     provider_files: dict[str, str]
     quote: Quote
+    # Orders the team's own queued jobs: higher starts first.
+    priority: int = 0
 
 
 async def price_image_job(
@@ -248,15 +299,30 @@ async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str) -
         return None if job_id is None else await _load(connection, job_id)
 
 
+def _check_priority(priority: int) -> None:
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise InvalidArgument(
+            "invalid_request",
+            "the request has invalid fields",
+            {"priority": f"between {MIN_PRIORITY} and {MAX_PRIORITY}"},
+        )
+
+
 async def create_image_job(
-    gen: Generation, team_id: str, request: ImageGenerationRequest, idempotency_key: str | None = None
+    gen: Generation,
+    team_id: str,
+    request: ImageGenerationRequest,
+    idempotency_key: str | None = None,
+    priority: int = 0,
 ) -> JobView:
     """Quote, reserve and queue; with an idempotency key a retry returns the first job, charging once."""
     if idempotency_key:
         existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
         if existing is not None:
             return existing
-    return await _queue_job(gen, team_id, await price_image_job(gen, team_id, request), idempotency_key)
+    _check_priority(priority)
+    new_job = replace(await price_image_job(gen, team_id, request), priority=priority)
+    return await _queue_job(gen, team_id, new_job, idempotency_key)
 
 
 async def create_training_job(
@@ -268,6 +334,7 @@ async def create_training_job(
     training_endpoint: str,
     starting_weights_parameter: str,
     idempotency_key: str | None,
+    priority: int = 0,
 ) -> JobView:
     """Quote (creation or refinement formula), reserve and queue the training of a model version."""
     if idempotency_key:
@@ -275,6 +342,7 @@ async def create_training_job(
         if existing is not None:
             return existing
     request.validate()
+    _check_priority(priority)
     if not training_endpoint:
         raise InvalidArgument("invalid_request", "the training endpoint is required")
     if request.job_type is JobType.MODEL_CREATION:
@@ -289,6 +357,7 @@ async def create_training_job(
         provider_input=provider_input,
         provider_files=provider_files,
         quote=quote,
+        priority=priority,
     )
     return await _queue_job(gen, team_id, new_job, idempotency_key)
 
@@ -297,7 +366,7 @@ async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency
     """Reserve the quote (keyed by the new job's id), then commit the job with its JobQueued event."""
     job_id = str(uuid.uuid4())
     job_id_var.set(job_id)
-    await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
+    limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
     try:
         async with gen.engine.begin() as connection:
             await connection.execute(
@@ -317,12 +386,26 @@ async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency
                     attempts=0,
                     progress=0.0,
                     idempotency_key=idempotency_key or None,
+                    priority=new_job.priority,
                     traceparent=tracing.current_traceparent(),
+                    request_id=request_id_var.get(),
                 )
             )
             await connection.execute(
                 insert(job_transition).values(
                     job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created"
+                )
+            )
+            plan = {
+                "plan_rank": limits.rank,
+                "max_concurrent": limits.max_concurrent,
+                "limits_checked_at": func.now(),
+            }
+            waiting = pg_insert(team_schedule).values(team_id=team_id, queued=1, running=0, **plan)
+            await connection.execute(
+                waiting.on_conflict_do_update(
+                    index_elements=[team_schedule.c.team_id],
+                    set_={"queued": team_schedule.c.queued + 1, **plan},
                 )
             )
             event = events_pb2.JobQueued(job_id=job_id, team_id=team_id, type=TYPE_TO_WIRE[new_job.type])
@@ -343,104 +426,158 @@ async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency
         raise
 
 
+async def is_queued(engine: AsyncEngine, job_id: str) -> bool:
+    async with engine.connect() as connection:
+        status = await connection.scalar(select(job.c.status).where(job.c.id == job_id))
+    return status == JobStatus.QUEUED.value
+
+
 async def get_job(engine: AsyncEngine, team_id: str, job_id: str) -> JobView:
     async with engine.connect() as connection:
         return await _load(connection, job_id, team_id)
 
 
-@dataclass(frozen=True)
-class StartOutcome:
-    """What the worker should do with the message: ack it, or retry it after `retry_after` seconds."""
-
-    retry_after: float | None = None
+MIN_PRIORITY, MAX_PRIORITY = -10, 10
+# A team's plan is read from credits again when its schedule row's copy is older than this.
+PLAN_LIMITS_MAX_AGE = timedelta(seconds=10)
 
 
-# How long a job waits before trying again when its team is at its plan's concurrency limit.
-AT_LIMIT_RETRY_SECONDS = 2.0
+async def dispatch_next(gen: Generation) -> Row | None:
+    """Start the next job that may run, and return it claimed (to submit), or None when none may.
 
-
-async def start_job(gen: Generation, job_id: str) -> StartOutcome:
-    """Claim a queued job and submit it to the provider; its result arrives by webhook.
-
-    A team runs at most its plan's number of jobs at once, across every worker: claims of one team
-    are serialised by a transaction-level advisory lock on the team, and a job over the limit stays
-    queued and is offered again after a delay.
+    Order: plan tier (enterprise first), then the team served longest ago, then the job's own
+    priority and age within its team. Locking the team's schedule row (SKIP LOCKED, so other
+    dispatchers take other teams meanwhile) makes the running count exact across every worker: a
+    team never runs more jobs than its plan allows, and waiting jobs cost nothing until a slot frees.
     """
-    async with gen.engine.connect() as connection:
-        team_id = (
-            await connection.execute(select(job.c.team_id).where(job.c.id == job_id))
-        ).scalar_one_or_none()
-    if team_id is None:
-        log.error("queued job does not exist", extra={"jobId": job_id})
-        return StartOutcome()
-    limit = await gen.peers.concurrency_limit(team_id)
-    async with gen.engine.begin() as connection:
-        await connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(team_id))))
-        row = (await connection.execute(select(job).where(job.c.id == job_id).with_for_update())).one()
-        status = JobStatus(row.status)
-        # A running job without a provider request id was claimed by a worker that died or
-        # failed transiently before submitting: submit it again.
-        if status is JobStatus.QUEUED:
-            running = await connection.scalar(
-                select(func.count())
-                .select_from(job)
-                .where(job.c.team_id == team_id, job.c.status == JobStatus.RUNNING.value)
-            )
-            if running >= limit:
-                return StartOutcome(retry_after=AT_LIMIT_RETRY_SECONDS * random.uniform(0.75, 1.25))
-            row = await _transition(
-                connection,
-                job_id,
-                (JobStatus.QUEUED,),
-                JobStatus.RUNNING,
-                "claimed by worker",
-                started_at=func.now(),
-                claimed_at=func.now(),
-                attempts=row.attempts + 1,
-            )
-            job_type = JobType(row.type)
-            started = events_pb2.JobStarted(
-                job_id=row.id,
-                team_id=row.team_id,
-                type=TYPE_TO_WIRE[job_type],
-                model_training=training_message(row.input) if job_type.is_training else None,
-            )
-            await add_event(connection, outbox, JOB_STARTED_SUBJECT, started, request_id_var.get())
-        elif status is JobStatus.RUNNING and row.provider_request_id is None and row.next_attempt_at is None:
-            # Claimed but not submitted: by a worker that died if the claim is old, else by one that
-            # is submitting right now (a duplicate delivery), which this one must not race.
-            if row.claimed_at is not None and row.claimed_at > datetime.now(UTC) - gen.claim_timeout:
-                return StartOutcome(retry_after=gen.claim_timeout.total_seconds())
-            row = (
+    while True:
+        async with gen.engine.begin() as connection:
+            limits_stale = team_schedule.c.limits_checked_at < func.now() - PLAN_LIMITS_MAX_AGE
+            team = (
                 await connection.execute(
-                    update(job)
-                    .where(job.c.id == job_id)
-                    .values(attempts=row.attempts + 1, claimed_at=func.now())
-                    .returning(job)
+                    select(team_schedule, limits_stale.label("limits_stale"))
+                    .where(
+                        team_schedule.c.queued > 0,
+                        or_(team_schedule.c.running < team_schedule.c.max_concurrent, limits_stale),
+                    )
+                    .order_by(
+                        team_schedule.c.plan_rank.desc(),
+                        team_schedule.c.last_started_at.asc().nulls_first(),
+                        team_schedule.c.team_id,
+                    )
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
                 )
-            ).one()
-        else:
-            return StartOutcome()
+            ).one_or_none()
+            if team is None:
+                return None
+            if team.limits_stale:
+                limits = await gen.peers.plan_limits(team.team_id)
+                await connection.execute(
+                    update(team_schedule)
+                    .where(team_schedule.c.team_id == team.team_id)
+                    .values(
+                        plan_rank=limits.rank,
+                        max_concurrent=limits.max_concurrent,
+                        limits_checked_at=func.now(),
+                    )
+                )
+                if team.running >= limits.max_concurrent:
+                    continue
+            started = await _start_next_of_team(connection, team.team_id)
+            if started is not None:
+                return started
 
-    return await _submit(gen, row)
+
+async def _start_next_of_team(connection: AsyncConnection, team_id: str) -> Row | None:
+    """Claim the team's next queued job (its schedule row is locked by the caller)."""
+    job_id = (
+        await connection.execute(
+            select(job.c.id)
+            .where(job.c.team_id == team_id, job.c.status == JobStatus.QUEUED.value)
+            .order_by(job.c.priority.desc(), job.c.created_at, job.c.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+    ).scalar_one_or_none()
+    if job_id is None:
+        # The count was off (a job locked by a cancel right now, or drift): take it from the jobs.
+        await connection.execute(
+            update(team_schedule)
+            .where(team_schedule.c.team_id == team_id)
+            .values(
+                queued=select(func.count())
+                .select_from(job)
+                .where(job.c.team_id == team_id, job.c.status == JobStatus.QUEUED.value)
+                .scalar_subquery()
+            )
+        )
+        return None
+    row, _ = await _transition(
+        connection,
+        job_id,
+        (JobStatus.QUEUED,),
+        JobStatus.RUNNING,
+        "dispatched to a worker",
+        started_at=func.now(),
+        claimed_at=func.now(),
+        attempts=job.c.attempts + 1,
+    )
+    await connection.execute(
+        update(team_schedule)
+        .where(team_schedule.c.team_id == team_id)
+        .values(
+            queued=team_schedule.c.queued - 1,
+            running=team_schedule.c.running + 1,
+            last_started_at=func.now(),
+        )
+    )
+    job_type = JobType(row.type)
+    started = events_pb2.JobStarted(
+        job_id=row.id,
+        team_id=row.team_id,
+        type=TYPE_TO_WIRE[job_type],
+        model_training=training_message(row.input) if job_type.is_training else None,
+    )
+    await add_event(connection, outbox, JOB_STARTED_SUBJECT, started, request_id_var.get())
+    return row
 
 
-async def _submit(gen: Generation, row: Row) -> StartOutcome:
-    """Hand a claimed job to the provider and record its request id."""
+async def dispatch_once(gen: Generation) -> str | None:
+    """Start and submit the next job that may run; its id, or None when none may run now."""
+    row = await dispatch_next(gen)
+    if row is None:
+        return None
+    job_id_var.set(row.id)
+    request_id_var.set(row.request_id)
+    with _in_job_trace(row.traceparent, "job dispatch"):
+        await _submit(gen, row)
+    return row.id
+
+
+async def _submit(gen: Generation, row: Row) -> None:
+    """Hand a claimed job to the provider and record its request id; a transient failure hands the
+    claim back with a back-off after which the provider loop submits it again."""
     try:
         arguments = await _provider_arguments(gen, row)
         request_id = await gen.provider.submit(row.provider_endpoint, arguments, gen.webhook_url)
     except ProviderError as error:
         if error.retryable and row.attempts < gen.provider_max_attempts:
             log.warning("provider submit failed; retrying", extra={"jobId": row.id, "error": str(error)})
-            # Hand the claim back, so the retried delivery may submit at once.
             async with gen.engine.begin() as connection:
                 await connection.execute(
                     update(job)
-                    .where(job.c.id == row.id, job.c.provider_request_id.is_(None))
-                    .values(claimed_at=None)
+                    .where(
+                        job.c.id == row.id,
+                        job.c.status == JobStatus.RUNNING.value,
+                        job.c.provider_request_id.is_(None),
+                    )
+                    .values(
+                        claimed_at=None,
+                        next_attempt_at=func.now() + timedelta(seconds=_backoff(row.attempts)),
+                    )
                 )
-            return StartOutcome(retry_after=_backoff(row.attempts))
+            return
         async with gen.engine.begin() as connection:
             await _finish(
                 connection,
@@ -451,7 +588,7 @@ async def _submit(gen: Generation, row: Row) -> StartOutcome:
                 error_code=error.code,
                 error_message=str(error),
             )
-        return StartOutcome()
+        return
 
     async with gen.engine.begin() as connection:
         await connection.execute(
@@ -472,9 +609,8 @@ async def _submit(gen: Generation, row: Row) -> StartOutcome:
     if recorded is None:
         # The job was cancelled while it was being submitted: stop the provider's work too.
         await _cancel_at_provider(gen, row.provider_endpoint, request_id)
-        return StartOutcome()
+        return
     log.info("job submitted to provider", extra={"jobId": row.id, "providerRequestId": request_id})
-    return StartOutcome()
 
 
 async def _provider_arguments(gen: Generation, row: Row) -> dict[str, Any]:
@@ -676,10 +812,17 @@ async def _claim_running(gen: Generation, condition, batch_size: int, returning,
 
 
 async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
-    """Submit again the jobs whose transient provider failure has waited out its back-off."""
+    """Submit again the running jobs without a provider request: those whose transient failure has
+    waited out its back-off, and those claimed so long ago that their worker must have died."""
     due = await _claim_running(
         gen,
-        and_(job.c.provider_request_id.is_(None), job.c.next_attempt_at <= func.now()),
+        and_(
+            job.c.provider_request_id.is_(None),
+            or_(
+                job.c.next_attempt_at <= func.now(),
+                and_(job.c.next_attempt_at.is_(None), job.c.claimed_at < func.now() - gen.claim_timeout),
+            ),
+        ),
         batch_size,
         [job],
         next_attempt_at=None,
@@ -688,14 +831,7 @@ async def resubmit_due(gen: Generation, batch_size: int = 20) -> int:
     )
     for row in due:
         with _in_job_trace(row.traceparent, "provider resubmit"):
-            outcome = await _submit(gen, row)
-        if outcome.retry_after is not None:
-            async with gen.engine.begin() as connection:
-                await connection.execute(
-                    update(job)
-                    .where(job.c.id == row.id, job.c.status == JobStatus.RUNNING.value)
-                    .values(next_attempt_at=func.now() + timedelta(seconds=outcome.retry_after))
-                )
+            await _submit(gen, row)
     return len(due)
 
 

@@ -2,8 +2,10 @@
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+import grpc
 from imagegen.storage.v1 import storage_service_pb2, storage_service_pb2_grpc
 from imagegen_platform import db, grpc_server
 from imagegen_platform.cli import service_main
@@ -22,22 +24,27 @@ def migrate(database_url: str) -> None:
     db.migrate(database_url, MIGRATIONS, SCHEMA)
 
 
+def storage_service(storage: handlers.Storage) -> Callable[[grpc.aio.Server], list[str]]:
+    """Registers the StorageService on a server and names it for the health service."""
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        storage_service_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(storage), server)
+        return [storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name]
+
+    return register
+
+
 async def serve(settings: StorageSettings) -> None:
     storage = build_storage(settings)
     await storage.blobs.ensure_bucket()
     # The bucket expires objects by their retention tag even if the cleanup never runs.
     if await storage.blobs.apply_lifecycle(storage.retention.all_days()):
         log.info("applied the bucket's lifecycle rules")
-
-    def register(server):
-        storage_service_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(storage), server)
-        return [storage_service_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name]
-
     try:
         await grpc_server.serve(
             host=settings.grpc_host,
             port=settings.grpc_port,
-            register=register,
+            register=storage_service(storage),
             grace_seconds=settings.shutdown_grace_seconds,
         )
     finally:

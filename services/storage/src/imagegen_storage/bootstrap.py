@@ -32,15 +32,19 @@ def build_storage(settings: StorageSettings) -> Storage:
         ),
         signer=signer,
         url_ttl_seconds=settings.url_ttl_seconds,
+        max_file_bytes=settings.max_download_bytes,
+        upload_url_ttl_seconds=settings.upload_url_ttl_seconds,
         retention=Retention(
             days_by_kind={
                 FileKind.GENERATED_IMAGE: settings.generated_image_retention_days,
                 FileKind.PREVIEW: settings.preview_retention_days,
-                # Training data and weights live as long as their model (DeleteOwnerFiles).
+                # Training data, weights and configs live as long as their model (DeleteOwnerFiles).
                 FileKind.TRAINING_ZIP: None,
                 FileKind.TRAINING_IMAGE: None,
                 FileKind.LORA_WEIGHTS: None,
+                FileKind.MODEL_CONFIG: None,
             },
+            unclaimed_upload_days=settings.upload_retention_days,
             generated_image_days_by_plan=settings.retention_days_by_plan,
         ),
         clock=lambda: datetime.now(UTC) + offset,

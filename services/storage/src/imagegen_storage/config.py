@@ -29,9 +29,14 @@ class StorageSettings(ServiceSettings):
     # Upload attempts on transient S3 errors, and the first backoff (doubling, with jitter).
     upload_attempts: int = Field(default=4, ge=1)
     upload_backoff_seconds: float = 0.2
-    # Largest file a fetch may download, and how long the whole download may take.
+    # Largest file a fetch may download (and a presigned upload may send), and how long the whole
+    # download may take.
     max_download_bytes: int = 50 * 1024 * 1024
     download_timeout_seconds: float = 60.0
+    # How long a presigned upload URL works, and how many days an upload no training set has claimed
+    # is kept before the cleanup (and the bucket's lifecycle rule) removes it.
+    upload_url_ttl_seconds: int = Field(default=15 * 60, ge=1, le=7 * 24 * 3600)
+    upload_retention_days: int = Field(default=1, ge=1)
     # Networks a fetch may reach although they are not public (JSON list of CIDRs). Empty in
     # production; the local stack allows loopback for the fal emulator.
     fetch_allowed_networks: list[str] = Field(default_factory=list)

@@ -3,14 +3,16 @@
 import asyncio
 import base64
 import hashlib
+import io
 import logging
 import random
 import time
+from typing import IO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from imagegen_platform.errors import Unavailable
+from imagegen_platform.errors import InvalidArgument, Unavailable
 
 from imagegen_storage.config import StorageSettings
 
@@ -41,6 +43,21 @@ def _transient(error: Exception) -> bool:
         status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return status >= 500 or response.get("Error", {}).get("Code") in _TRANSIENT_CODES
     return False
+
+
+def _retention_tagging(retention_days: int) -> str:
+    return f"{RETENTION_TAG}={retention_days}"
+
+
+def _checksums(body: IO[bytes]):
+    """SHA-256 and MD5 of a whole body, read once in chunks."""
+    sha256 = hashlib.sha256()
+    md5 = hashlib.md5(usedforsecurity=False)
+    body.seek(0)
+    while chunk := body.read(1024 * 1024):
+        sha256.update(chunk)
+        md5.update(chunk)
+    return sha256, md5
 
 
 def lifecycle_rules(retention_days: set[int]) -> list[dict]:
@@ -116,23 +133,25 @@ class S3BlobStore:
     def _put_verified(
         self,
         key: str,
-        data: bytes,
+        body: IO[bytes],
         content_type: str,
         metadata: dict[str, str],
         retention_days: int | None,
     ) -> None:
         """Upload with checksums S3 checks on arrival, then read back size and checksum: a file
         counts as stored only once S3 holds exactly these bytes. Transient errors retry with
-        exponential backoff and jitter."""
-        sha256 = hashlib.sha256(data)
-        md5 = hashlib.md5(data, usedforsecurity=False)
-        extra = {"Tagging": f"{RETENTION_TAG}={retention_days}"} if retention_days else {}
+        exponential backoff and jitter. The body is streamed, so a large file (a training zip) need
+        not be held in memory."""
+        sha256, md5 = _checksums(body)
+        size = body.seek(0, io.SEEK_END)
+        extra = {"Tagging": _retention_tagging(retention_days)} if retention_days else {}
         for attempt in range(1, self.upload_attempts + 1):
             try:
+                body.seek(0)
                 self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
-                    Body=data,
+                    Body=body,
                     ContentType=content_type,
                     Metadata=metadata,
                     ContentMD5=base64.b64encode(md5.digest()).decode(),
@@ -140,7 +159,7 @@ class S3BlobStore:
                     **extra,
                 )
                 head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-                if self._matches(head, len(data), sha256.digest(), md5.hexdigest()):
+                if self._matches(head, size, sha256.digest(), md5.hexdigest()):
                     return
                 log.warning("stored object did not verify", extra={"key": key, "attempt": attempt})
             except (BotoCoreError, ClientError) as error:
@@ -166,12 +185,30 @@ class S3BlobStore:
     async def put_verified(
         self,
         key: str,
-        data: bytes,
+        body: IO[bytes],
         content_type: str,
         metadata: dict[str, str],
         retention_days: int | None = None,
     ) -> None:
-        await asyncio.to_thread(self._put_verified, key, data, content_type, metadata, retention_days)
+        await asyncio.to_thread(self._put_verified, key, body, content_type, metadata, retention_days)
+
+    def _read(self, key: str, max_bytes: int) -> bytes | None:
+        """An object's bytes; None when there is no such object."""
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise Unavailable("storage_unavailable", "the file could not be read") from None
+        except BotoCoreError:
+            raise Unavailable("storage_unavailable", "the file could not be read") from None
+        with response["Body"] as stream:
+            if response["ContentLength"] > max_bytes:
+                raise InvalidArgument("file_too_large", f"the file is over {max_bytes} bytes")
+            return stream.read()
+
+    async def read(self, key: str, max_bytes: int) -> bytes | None:
+        return await asyncio.to_thread(self._read, key, max_bytes)
 
     def _delete(self, keys: list[str]) -> None:
         """Delete objects; a key that is already gone counts as deleted (S3 says so too)."""
@@ -188,6 +225,27 @@ class S3BlobStore:
     async def delete(self, keys: list[str]) -> None:
         if keys:
             await asyncio.to_thread(self._delete, keys)
+
+    def sign_upload(
+        self, key: str, content_type: str, size_bytes: int, retention_days: int, ttl_seconds: int
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned PUT and the headers it must be sent with. Content-Type, Content-Length and the
+        retention tag are signed, so S3 refuses any other type or size, and the object carries the tag
+        its lifecycle rule expires it by (in case nobody ever claims it). Local computation only."""
+        tagging = _retention_tagging(retention_days)
+        url = self.client.generate_presigned_url(
+            "put_object",
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ContentType": content_type,
+                "ContentLength": size_bytes,
+                "Tagging": tagging,
+            },
+            ExpiresIn=ttl_seconds,
+        )
+        # Content-Length is not listed: every HTTP client sends it (browsers refuse to set it).
+        return url, {"Content-Type": content_type, "x-amz-tagging": tagging}
 
     def sign(self, key: str, ttl_seconds: int) -> str:
         """An S3 presigned GET. Signing is local computation, no request: cheap enough to run inline."""

@@ -1,6 +1,6 @@
 """The storage schema; migrations/ creates it, these definitions query it."""
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, DateTime, ForeignKey, Integer, MetaData, String, Table
 
 SCHEMA = "storage"
 metadata = MetaData(schema=SCHEMA)
@@ -12,11 +12,13 @@ stored_file = Table(
     Column("team_id", String, nullable=False),
     Column("kind", String, nullable=False),
     Column("owner_id", String, nullable=False),
-    Column("idempotency_key", String, nullable=False, unique=True),
+    # NULL for uploads, which have no caller key.
+    Column("idempotency_key", String, unique=True),
     Column("s3_key", String, nullable=False),
     Column("content_type", String, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    Column("sha256_hex", String, nullable=False),
+    # NULL until an upload's bytes are checked.
+    Column("sha256_hex", String),
     Column("width", Integer),
     Column("height", Integer),
     Column("state", String, nullable=False),
@@ -24,4 +26,13 @@ stored_file = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("delete_requested_at", DateTime(timezone=True)),
     Column("removed_at", DateTime(timezone=True)),
+    Column("filename", String),
+)
+
+training_set_image = Table(
+    "training_set_image",
+    metadata,
+    Column("zip_file_id", String, ForeignKey(stored_file.c.id), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("image_file_id", String, ForeignKey(stored_file.c.id), nullable=False),
 )

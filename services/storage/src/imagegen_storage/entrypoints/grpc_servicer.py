@@ -6,7 +6,8 @@ from imagegen.storage.v1 import storage_pb2, storage_service_pb2, storage_servic
 from imagegen_platform.errors import InvalidArgument
 
 from imagegen_storage.domain.files import FileKind, FileState
-from imagegen_storage.service_layer import handlers
+from imagegen_storage.domain.training_sets import ImageSource, SourceKind, TrainingSetRules
+from imagegen_storage.service_layer import handlers, training_sets
 
 _KIND_FROM_WIRE = {
     storage_pb2.FILE_KIND_GENERATED_IMAGE: FileKind.GENERATED_IMAGE,
@@ -14,12 +15,14 @@ _KIND_FROM_WIRE = {
     storage_pb2.FILE_KIND_TRAINING_IMAGE: FileKind.TRAINING_IMAGE,
     storage_pb2.FILE_KIND_LORA_WEIGHTS: FileKind.LORA_WEIGHTS,
     storage_pb2.FILE_KIND_PREVIEW: FileKind.PREVIEW,
+    storage_pb2.FILE_KIND_MODEL_CONFIG: FileKind.MODEL_CONFIG,
 }
 _KIND_TO_WIRE = {kind: wire for wire, kind in _KIND_FROM_WIRE.items()}
 _STATE_TO_WIRE = {
     FileState.STORED: storage_pb2.FILE_STATE_STORED,
     FileState.EXPIRED: storage_pb2.FILE_STATE_EXPIRED,
     FileState.DELETED: storage_pb2.FILE_STATE_DELETED,
+    FileState.AWAITING_UPLOAD: storage_pb2.FILE_STATE_AWAITING_UPLOAD,
 }
 
 
@@ -39,7 +42,7 @@ def stored_file_message(row, state: FileState | None = None) -> storage_pb2.Stor
         owner_id=row.owner_id,
         content_type=row.content_type,
         size_bytes=row.size_bytes,
-        sha256_hex=row.sha256_hex,
+        sha256_hex=row.sha256_hex or "",
         width=row.width or 0,
         height=row.height or 0,
         created_at=_timestamp(row.created_at),
@@ -57,6 +60,11 @@ def signed_url_message(access: handlers.Access) -> storage_pb2.SignedUrl:
         state=_STATE_TO_WIRE[access.state],
         file_expires_at=_timestamp(access.file_expires_at),
     )
+
+
+def _required(**fields: object) -> dict[str, str]:
+    """Field errors for the required fields left empty, by field name."""
+    return {name: "is required" for name, value in fields.items() if not value}
 
 
 class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
@@ -103,3 +111,83 @@ class StorageServicer(storage_service_pb2_grpc.StorageServiceServicer):
             raise InvalidArgument("invalid_request", "team_id and owner_id are required")
         marked = await handlers.delete_owner_files(self.storage, request.team_id, request.owner_id)
         return storage_service_pb2.DeleteOwnerFilesResponse(marked=marked)
+
+    async def PutFile(self, request, context: grpc.aio.ServicerContext):
+        """Store small bytes the caller already has, once per key."""
+        kind = _KIND_FROM_WIRE.get(request.kind)
+        violations = _required(
+            team_id=request.team_id,
+            kind=kind,
+            owner_id=request.owner_id,
+            idempotency_key=request.idempotency_key,
+        )
+        if violations or kind is None:
+            raise InvalidArgument("invalid_request", "the file cannot be stored", violations)
+        row = await handlers.put_file(
+            self.storage,
+            team_id=request.team_id,
+            kind=kind,
+            owner_id=request.owner_id,
+            content=request.content,
+            idempotency_key=request.idempotency_key,
+        )
+        return storage_service_pb2.PutFileResponse(file=stored_file_message(row))
+
+    async def CreateUpload(self, request, context: grpc.aio.ServicerContext):
+        """Hand out a presigned PUT for one training image of a team."""
+        violations = _required(team_id=request.team_id)
+        if violations:
+            raise InvalidArgument("invalid_upload", "the upload cannot be accepted", violations)
+        upload = await handlers.create_upload(
+            self.storage,
+            team_id=request.team_id,
+            content_type=request.content_type,
+            size_bytes=request.size_bytes,
+            filename=request.filename,
+        )
+        return storage_service_pb2.CreateUploadResponse(
+            file=stored_file_message(upload.row),
+            upload_url=upload.url,
+            upload_expires_at=_timestamp(upload.url_expires_at),
+            upload_headers=upload.headers,
+        )
+
+    async def PrepareTrainingSet(self, request, context: grpc.aio.ServicerContext):
+        """Check a training set and store its images and zip for the owner, or list every problem."""
+        rules = TrainingSetRules(
+            min_images=request.rules.min_images,
+            max_images=request.rules.max_images,
+            min_short_side_pixels=request.rules.min_short_side_pixels,
+        )
+        violations = _required(
+            team_id=request.team_id, owner_id=request.owner_id, idempotency_key=request.idempotency_key
+        )
+        violations |= {f"rules.{name}": problem for name, problem in rules.violations().items()}
+        sources = []
+        for index, source in enumerate(request.sources):
+            # The oneof's field names are the source kinds' values.
+            which = source.WhichOneof("source")
+            if which is None or not getattr(source, which):
+                violations[f"sources[{index}]"] = "must set url, upload_id or file_id"
+            else:
+                sources.append(ImageSource(SourceKind(which), getattr(source, which)))
+        if violations:
+            raise InvalidArgument("invalid_training_set", "the training set request is not valid", violations)
+        prepared = await training_sets.prepare_training_set(
+            self.storage,
+            team_id=request.team_id,
+            owner_id=request.owner_id,
+            sources=sources,
+            rules=rules,
+            idempotency_key=request.idempotency_key,
+        )
+        return storage_service_pb2.PrepareTrainingSetResponse(
+            problems=[
+                storage_pb2.TrainingSetProblem(
+                    index=problem.index, code=problem.code, message=problem.message
+                )
+                for problem in prepared.problems
+            ],
+            images=[stored_file_message(row) for row in prepared.images],
+            zip=stored_file_message(prepared.zip) if prepared.zip is not None else None,
+        )

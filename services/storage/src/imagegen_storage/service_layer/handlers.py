@@ -1,24 +1,40 @@
-"""Storage use cases: import a file into the team's prefix, sign reads of it, remove it when due."""
+"""Storage use cases: store a file in the team's prefix (fetched from a URL, or bytes the caller has),
+hand out presigned uploads, sign reads, remove files when due. Training sets: training_sets.py."""
 
 import hashlib
+import io
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import IO, Any, Protocol
 
-from imagegen_platform.errors import NotFound
-from sqlalchemy import or_, select, update
+from imagegen_platform.errors import InvalidArgument, NotFound
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imagegen_storage.adapters.fetcher import HttpFetcher
 from imagegen_storage.adapters.s3 import S3BlobStore
 from imagegen_storage.adapters.tables import stored_file
-from imagegen_storage.domain.files import FileKind, FileState, expiry, inspect_file, object_key, state_at
+from imagegen_storage.domain.files import (
+    LIVE_STATES,
+    FileInfo,
+    FileKind,
+    FileState,
+    check_upload,
+    expiry,
+    inspect_file,
+    object_key,
+    state_at,
+    upload_key,
+)
 
 log = logging.getLogger(__name__)
+
+# The contract's limit for PutFile: small files the caller already has (previews, configs).
+MAX_PUT_FILE_BYTES = 4 * 1024 * 1024
 
 
 class UrlSigner(Protocol):
@@ -27,9 +43,11 @@ class UrlSigner(Protocol):
 
 @dataclass(frozen=True)
 class Retention:
-    """Days each kind is kept (None: as long as its job or model); generated images per plan."""
+    """Days each kind is kept (None: as long as its job or model); generated images per plan; uploads
+    no training set claimed."""
 
     days_by_kind: dict[FileKind, int | None]
+    unclaimed_upload_days: int
     generated_image_days_by_plan: dict[str, int] = field(default_factory=dict)
 
     def days(self, kind: FileKind, plan: str = "") -> int | None:
@@ -40,7 +58,7 @@ class Retention:
     def all_days(self) -> set[int]:
         """Every retention an object can carry, one S3 lifecycle rule each."""
         values = {days for days in self.days_by_kind.values() if days is not None}
-        return values | set(self.generated_image_days_by_plan.values())
+        return values | set(self.generated_image_days_by_plan.values()) | {self.unclaimed_upload_days}
 
 
 def _utc_now() -> datetime:
@@ -54,6 +72,9 @@ class Storage:
     fetcher: HttpFetcher
     signer: UrlSigner
     url_ttl_seconds: int
+    # The largest file storage takes from anyone: fetched from a URL or sent to a presigned upload.
+    max_file_bytes: int
+    upload_url_ttl_seconds: int
     retention: Retention
     clock: Callable[[], datetime] = _utc_now
 
@@ -88,33 +109,89 @@ async def import_file(
     idempotency_key: str,
     plan: str = "",
 ):
-    """Copy a file into our bucket, verified, and record it; a replay returns the first row.
-
-    The row is written only after S3 holds the verified bytes, so no caller ever gets an id whose
-    object is missing."""
+    """Copy a file from a URL into our bucket, verified, and record it; a replay returns the first
+    row without fetching again."""
     existing = await _by_key(storage, idempotency_key)
     if existing is not None:
         return existing
     data = await storage.fetcher.fetch(source_url)
+    return await store_bytes(
+        storage,
+        team_id=team_id,
+        kind=kind,
+        owner_id=owner_id,
+        data=data,
+        idempotency_key=idempotency_key,
+        plan=plan,
+    )
+
+
+async def put_file(
+    storage: Storage, *, team_id: str, kind: FileKind, owner_id: str, content: bytes, idempotency_key: str
+):
+    """Store bytes the caller already has; a replay returns the first row."""
+    if len(content) > MAX_PUT_FILE_BYTES:
+        raise InvalidArgument("file_too_large", f"the file is over {MAX_PUT_FILE_BYTES} bytes")
+    return await store_bytes(
+        storage, team_id=team_id, kind=kind, owner_id=owner_id, data=content, idempotency_key=idempotency_key
+    )
+
+
+async def store_bytes(
+    storage: Storage,
+    *,
+    team_id: str,
+    kind: FileKind,
+    owner_id: str,
+    data: bytes,
+    idempotency_key: str,
+    plan: str = "",
+):
+    """Check the bytes are what the kind must be, then store them."""
     info = inspect_file(kind, data)
+    return await store_object(
+        storage,
+        team_id=team_id,
+        kind=kind,
+        owner_id=owner_id,
+        body=io.BytesIO(data),
+        info=info,
+        idempotency_key=idempotency_key,
+        plan=plan,
+    )
+
+
+async def store_object(
+    storage: Storage,
+    *,
+    team_id: str,
+    kind: FileKind,
+    owner_id: str,
+    body: IO[bytes],
+    info: FileInfo,
+    idempotency_key: str,
+    plan: str = "",
+    record_with: Callable[[AsyncConnection, str], Awaitable[None]] | None = None,
+):
+    """Put checked bytes under the owner's prefix and record them; the first row with a key wins.
+
+    The row is written only after S3 holds the verified bytes, so no caller ever gets an id whose
+    object is missing. `record_with(connection, file_id)` writes what must commit with the row."""
+    existing = await _by_key(storage, idempotency_key)
+    if existing is not None:
+        return existing
     file_id = str(uuid.uuid4())
     created_at = storage.clock()
     retention_days = storage.retention.days(kind, plan)
     expires_at = expiry(created_at, retention_days)
-    sha256_hex = hashlib.sha256(data).hexdigest()
+    body.seek(0)
+    sha256_hex = hashlib.file_digest(body, "sha256").hexdigest()
+    size_bytes = body.seek(0, io.SEEK_END)
     key = object_key(team_id, kind, owner_id, file_id, info.extension)
-    metadata = {
-        "file-id": file_id,
-        "team-id": team_id,
-        "kind": kind.value,
-        "owner-id": owner_id,
-        "sha256": sha256_hex,
-    }
-    if expires_at is not None:
-        metadata["expires-at"] = expires_at.isoformat()
-    await storage.blobs.put_verified(key, data, info.content_type, metadata, retention_days)
+    metadata = object_metadata(file_id, team_id, kind, owner_id, sha256_hex, expires_at)
+    await storage.blobs.put_verified(key, body, info.content_type, metadata, retention_days)
     async with storage.engine.begin() as connection:
-        await connection.execute(
+        inserted = await connection.scalar(
             pg_insert(stored_file)
             .values(
                 id=file_id,
@@ -124,7 +201,7 @@ async def import_file(
                 idempotency_key=idempotency_key,
                 s3_key=key,
                 content_type=info.content_type,
-                size_bytes=len(data),
+                size_bytes=size_bytes,
                 sha256_hex=sha256_hex,
                 width=info.width,
                 height=info.height,
@@ -132,11 +209,79 @@ async def import_file(
                 created_at=created_at,
                 expires_at=expires_at,
             )
-            # Two concurrent imports with one key: the first row wins; the loser's object is an orphan
-            # under the team's prefix that the bucket's lifecycle rule removes.
             .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
+            .returning(stored_file.c.id)
         )
+        if inserted is not None and record_with is not None:
+            await record_with(connection, file_id)
+    if inserted is None:
+        # A concurrent store with the same key won; its row is the answer and our copy is nobody's
+        # (kept-forever kinds have no lifecycle rule that would ever remove it).
+        await storage.blobs.delete([key])
     return await _by_key(storage, idempotency_key)
+
+
+def object_metadata(
+    file_id: str, team_id: str, kind: FileKind, owner_id: str, sha256_hex: str, expires_at: datetime | None
+) -> dict[str, str]:
+    """What an object says about itself, so the bucket can be understood without the database."""
+    metadata = {
+        "file-id": file_id,
+        "team-id": team_id,
+        "kind": kind.value,
+        "owner-id": owner_id,
+        "sha256": sha256_hex,
+    }
+    if expires_at is not None:
+        metadata["expires-at"] = expires_at.isoformat()
+    return metadata
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A presigned PUT handed out for one training image."""
+
+    row: Any
+    url: str
+    url_expires_at: datetime
+    headers: dict[str, str]
+
+
+async def create_upload(
+    storage: Storage, *, team_id: str, content_type: str, size_bytes: int, filename: str
+) -> Upload:
+    """Hand out a presigned PUT for one training image. Its row awaits the bytes until a training set
+    claims it; unclaimed, it expires after the upload retention and the cleanup removes it (the
+    object also carries that retention's tag, so the bucket's lifecycle removes it regardless)."""
+    extension = check_upload(content_type, size_bytes, filename, storage.max_file_bytes)
+    file_id = str(uuid.uuid4())
+    now = storage.clock()
+    retention_days = storage.retention.unclaimed_upload_days
+    key = upload_key(team_id, file_id, extension)
+    ttl = storage.upload_url_ttl_seconds
+    url, headers = storage.blobs.sign_upload(key, content_type, size_bytes, retention_days, ttl)
+    async with storage.engine.begin() as connection:
+        row = (
+            await connection.execute(
+                insert(stored_file)
+                .values(
+                    id=file_id,
+                    team_id=team_id,
+                    kind=FileKind.TRAINING_IMAGE.value,
+                    # Unclaimed: a training set makes it its owner's.
+                    owner_id="",
+                    s3_key=key,
+                    content_type=content_type,
+                    size_bytes=size_bytes,
+                    state=FileState.AWAITING_UPLOAD.value,
+                    created_at=now,
+                    expires_at=expiry(now, retention_days),
+                    filename=filename or None,
+                )
+                .returning(*stored_file.c)
+            )
+        ).one()
+    return Upload(row, url, now + timedelta(seconds=ttl), headers)
 
 
 def access(storage: Storage, row) -> Access:
@@ -198,7 +343,7 @@ async def delete_owner_files(storage: Storage, team_id: str, owner_id: str) -> i
 
 
 async def cleanup_batch(storage: Storage, batch_size: int) -> int:
-    """Remove one batch of due files: past their expiry, or their owner deleted.
+    """Remove one batch of due files: past their expiry (unclaimed uploads too), or their owner deleted.
 
     Concurrency: the batch's rows are locked FOR UPDATE SKIP LOCKED for the whole transaction, so
     two cleanups running at once take disjoint batches and never wait on each other; objects are
@@ -210,7 +355,7 @@ async def cleanup_batch(storage: Storage, batch_size: int) -> int:
             await connection.execute(
                 select(stored_file.c.id, stored_file.c.s3_key, stored_file.c.delete_requested_at)
                 .where(
-                    stored_file.c.state == FileState.STORED.value,
+                    stored_file.c.state.in_([state.value for state in LIVE_STATES]),
                     or_(stored_file.c.expires_at <= now, stored_file.c.delete_requested_at.isnot(None)),
                 )
                 .order_by(stored_file.c.expires_at)

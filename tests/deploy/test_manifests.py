@@ -566,10 +566,20 @@ def test_network_policies_deny_by_default_and_cover_every_process(path: str) -> 
                     callers |= set(expr["values"])
         return callers
 
-    assert ingress_from("generation") == {"gateway"}
+    def egress_to(source: str) -> set[str]:
+        targets = set()
+        for rule in by_name[source].get("egress", []):
+            for peer in rule.get("to", []):
+                targets |= set(peer.get("podSelector", {}).get("matchLabels", {}).values())
+        return targets
+
+    assert ingress_from("generation") == {"gateway", "models"}
+    # Models calls storage and generation, and consumes training events from NATS.
+    assert egress_to("models") == {"storage", "generation", "nats"}
     assert ingress_from("models") == {"gateway", "generation", "generation-worker"}
     assert {"gateway", "generation", "generation-worker"} <= ingress_from("credits")
-    assert {"gateway", "generation", "generation-worker"} <= ingress_from("storage")
+    assert {"gateway", "models", "generation", "generation-worker"} <= ingress_from("storage")
+    assert {"models", "generation", "generation-worker", "credits"} <= ingress_from("nats")
     # The gateway is the one process anyone may reach, on its HTTP port only.
     (public,) = by_name["gateway"]["ingress"]
     assert "from" not in public and public["ports"] == [{"protocol": "TCP", "port": 8080}]

@@ -2,27 +2,15 @@
 
 import grpc
 import pytest
-from imagegen.models.v1 import models_service_pb2, models_service_pb2_grpc
+from imagegen.models.v1 import models_service_pb2
 from imagegen_models.domain.catalog import REFERENCE_MODELS
-from imagegen_models.entrypoints.grpc_servicer import ModelsServicer
 from imagegen_models.service_layer.handlers import seed_catalog
-from imagegen_platform import db
-from imagegen_platform.grpc_client import error_reason, open_channel
-from imagegen_platform.grpc_server import ErrorAndContextInterceptor
+from imagegen_platform.grpc_client import error_reason
 
 
 @pytest.fixture
-async def models_stub(infrastructure):
-    engine = db.create_engine(infrastructure.database_url)
-    server = grpc.aio.server(interceptors=[ErrorAndContextInterceptor()])
-    models_service_pb2_grpc.add_ModelsServiceServicer_to_server(ModelsServicer(engine), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    channel = open_channel(f"127.0.0.1:{port}")
-    yield models_service_pb2_grpc.ModelsServiceStub(channel), engine
-    await channel.close()
-    await server.stop(None)
-    await engine.dispose()
+def models_stub(service):
+    return service.stub, service.engine
 
 
 async def test_reference_model_one_is_the_seeds_complexity_1_5_model(models_stub):

@@ -10,10 +10,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class GetReferenceModelRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "with_preview_url")
     ID_FIELD_NUMBER: _ClassVar[int]
+    WITH_PREVIEW_URL_FIELD_NUMBER: _ClassVar[int]
     id: int
-    def __init__(self, id: _Optional[int] = ...) -> None: ...
+    with_preview_url: bool
+    def __init__(self, id: _Optional[int] = ..., with_preview_url: _Optional[bool] = ...) -> None: ...
 
 class GetReferenceModelResponse(_message.Message):
     __slots__ = ("reference_model",)

@@ -40,6 +40,6 @@ async def get_reference_model(
 ) -> schemas.ReferenceModelPublic:
     """One catalog model."""
     response = await services.models.GetReferenceModel(
-        models_service_pb2.GetReferenceModelRequest(id=model_id)
+        models_service_pb2.GetReferenceModelRequest(id=model_id, with_preview_url=True)
     )
     return translate.reference_model_public(response.reference_model)

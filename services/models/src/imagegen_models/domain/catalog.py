@@ -10,6 +10,16 @@ from typing import Any
 CATEGORIES = ("fashion", "fitness", "beauty", "lifestyle", "business")
 
 FLUX_LORA = "fal-ai/flux-lora"
+FLUX_LORA_FAST_TRAINING = "fal-ai/flux-lora-fast-training"
+
+# The input through which each trainer continues from starting weights (a parent version's LoRA);
+# "" for a trainer that accepts none, which trains every refinement from the reference model again.
+STARTING_WEIGHTS_PARAMETERS = {FLUX_LORA_FAST_TRAINING: ""}
+
+
+def starting_weights_parameter(training_endpoint: str) -> str:
+    """The trainer's input for starting weights; "" when it takes none (or is not one we know)."""
+    return STARTING_WEIGHTS_PARAMETERS.get(training_endpoint, "")
 
 
 @dataclass(frozen=True)
@@ -22,6 +32,8 @@ class ReferenceModel:
     complexity_hundredths: int
     provider_endpoint: str = FLUX_LORA
     default_parameters: dict[str, Any] = field(default_factory=dict)
+    # The provider app that fine-tunes this model into a team's custom model.
+    training_endpoint: str = FLUX_LORA_FAST_TRAINING
 
 
 def _model(

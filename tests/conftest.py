@@ -5,6 +5,8 @@ locally alike) instead of being skipped.
 """
 
 import gzip
+import io
+import re
 import shutil
 import tempfile
 import threading
@@ -22,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from PIL import Image
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,66 @@ def stack(trace_collector: TraceCollector) -> Iterator[LocalStack]:
             yield local
         finally:
             local.stop()
+
+
+class ImageServer:
+    """Training images over HTTP on loopback (the local stack lets storage fetch from it):
+    `/image/<n>.png` is a distinct 640x768 picture per n, `/small.png` is too small to train on,
+    `/text.png` is not an image, and anything else is 404."""
+
+    def __init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                body = server.body(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def png(n: int, size: tuple[int, int] = (640, 768)) -> bytes:
+        # A different colour per n, so no two images are duplicates.
+        image = Image.new("RGB", size, ((n * 37) % 256, (n * 91) % 256, (n * 151) % 256))
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        return buffer.getvalue()
+
+    def body(self, path: str) -> bytes | None:
+        if path == "/small.png":
+            return self.png(0, (300, 300))
+        if path == "/text.png":
+            return b"this is not an image"
+        match = re.fullmatch(r"/image/(\d+)\.png", path)
+        return self.png(int(match.group(1))) if match else None
+
+    def urls(self, numbers: range) -> list[str]:
+        return [f"{self.base_url}/image/{n}.png" for n in numbers]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def image_server() -> Iterator[ImageServer]:
+    server = ImageServer()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

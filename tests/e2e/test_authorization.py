@@ -53,7 +53,7 @@ def api_routes(gateway_url: str) -> list[Route]:
 
 
 @pytest.fixture(scope="module")
-def world(stack) -> World:
+def world(stack, image_server) -> World:
     owner = stack.create_team("authz-owner", "pro")
     other = stack.create_team("authz-other", "pro")
     with httpx.Client(base_url=stack.gateway_url, headers=bearer(owner["apiKey"]), timeout=40) as api:
@@ -73,6 +73,17 @@ def world(stack) -> World:
             scope: new_key(f"without-{scope}", [s for s in SCOPES if s != scope])["key"] for scope in SCOPES
         }
         target = new_key("target", ["read"])
+        model = api.post(
+            "/api/models",
+            json={
+                "referenceModelId": 1,
+                "name": "authz model",
+                "trainingImages": image_server.urls(range(500, 503)),
+                "triggerWord": "authz",
+            },
+        )
+        assert model.status_code == 202, model.text
+        custom_model_id = str(model.json()["customModel"]["id"])
         listed = api.get("/api/keys", params={"limit": 100}).json()["items"]
     return World(
         owner=owner,
@@ -85,6 +96,7 @@ def world(stack) -> World:
             "key_id": target["id"],
             # Reference models are a global catalog, not a team's resource.
             "model_id": "1",
+            "custom_model_id": custom_model_id,
         },
         secrets=[
             owner["teamId"],
@@ -92,6 +104,7 @@ def world(stack) -> World:
             job["id"],
             job["result"]["images"][0]["id"],
             *(key["id"] for key in listed),
+            "authz model",
             *(key["prefix"] for key in listed),
             *keys_without.values(),
             target["key"],

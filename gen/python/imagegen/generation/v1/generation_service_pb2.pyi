@@ -71,20 +71,22 @@ class CompleteProviderRequestResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class CreateModelTrainingJobRequest(_message.Message):
-    __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key")
+    __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key", "priority")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     COMPLEXITY_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
     TRAINING_ENDPOINT_FIELD_NUMBER: _ClassVar[int]
     STARTING_WEIGHTS_PARAMETER_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     input: _generation_pb2.ModelTrainingInput
     complexity_hundredths: int
     training_endpoint: str
     starting_weights_parameter: str
     idempotency_key: str
-    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ModelTrainingInput, _Mapping]] = ..., complexity_hundredths: _Optional[int] = ..., training_endpoint: _Optional[str] = ..., starting_weights_parameter: _Optional[str] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    priority: int
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ModelTrainingInput, _Mapping]] = ..., complexity_hundredths: _Optional[int] = ..., training_endpoint: _Optional[str] = ..., starting_weights_parameter: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
 
 class CreateModelTrainingJobResponse(_message.Message):
     __slots__ = ("job",)

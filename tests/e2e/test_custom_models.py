@@ -278,16 +278,18 @@ def test_deleting_a_model_mid_training_cancels_and_refunds_it(stack, image_serve
                 "referenceModelId": 1,
                 "name": "Slow",
                 "trainingImages": image_server.urls(range(300, 310)),
-                "triggerWord": "slw [[slow:20]]",
+                "triggerWord": "slw [[slow:16]]",
             },
         )
         assert created.status_code == 202, created.text
         model_id, job_id = created.json()["customModel"]["id"], created.json()["job"]["id"]
-        eventually(
-            lambda: api.get(f"/api/jobs/{job_id}").json(),
-            lambda job: job["status"] == "running",
-            "training starting",
+        # Training progress shows on the model while it trains (from the trainer's step logs).
+        training = eventually(
+            lambda: api.get(f"/api/models/{model_id}").json(),
+            lambda model: 0 < model["versions"][0]["progress"] < 1,
+            "training progress showing",
         )
+        assert (training["status"], training["versions"][0]["status"]) == ("training", "training")
         assert api.delete(f"/api/models/{model_id}").status_code == 204
         job = api.get(f"/api/jobs/{job_id}").json()
         assert (job["status"], job["refundedCredits"]) == ("cancelled", CREATION_CREDITS)

@@ -15,12 +15,13 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def migrate(database_url: str, migrations_dir: Path, schema: str) -> None:
-    """Upgrade a service's schema to head; safe to run from several processes at once."""
+    """Upgrade a service's schema to every head (revisions written side by side may branch from one
+    parent until a merge revision joins them); safe to run from several processes at once."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", database_url)
     config.attributes["schema"] = schema
-    command.upgrade(config, "head")
+    command.upgrade(config, "heads")
 
 
 def run_migrations_online(config: Config) -> None:

@@ -122,7 +122,7 @@ async def test_a_jobs_spans_from_every_process_form_one_trace(stack, team, trace
             ("imagegen-generation-worker", "provider submit"),
             # fal's webhook, back at the gateway, continues the job's trace.
             ("imagegen-gateway", "POST /api/webhooks/fal"),
-            ("imagegen-generation", "imagegen.generation.v1.GenerationService/CompleteProviderRequest"),
+            ("imagegen-generation", "imagegen.generation.v1.GenerationService/RecordProviderDelivery"),
             ("imagegen-storage", "imagegen.storage.v1.StorageService/ImportFile"),
         }
         assert expected <= names, sorted(names)

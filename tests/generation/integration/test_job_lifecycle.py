@@ -21,14 +21,14 @@ from imagegen_generation.adapters.peers import (
     StoredImage,
 )
 from imagegen_generation.adapters.provider import ProviderError, ProviderOutcome, ProviderRunning
-from imagegen_generation.adapters.tables import job, job_transition, outbox
+from imagegen_generation.adapters.tables import job, job_transition, outbox, provider_delivery
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
     LoraWeights,
     ModelTrainingRequest,
 )
-from imagegen_generation.service_layer import handlers
+from imagegen_generation.service_layer import deliveries, handlers
 from imagegen_platform import db
 from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
@@ -130,7 +130,8 @@ async def generation(infrastructure):
         await connection.execute(
             text(
                 "TRUNCATE generation.job, generation.job_transition, generation.job_image,"
-                " generation.provider_request, generation.team_schedule, generation.outbox"
+                " generation.provider_request, generation.team_schedule, generation.outbox,"
+                " generation.provider_delivery"
             )
         )
     yield handlers.Generation(
@@ -620,3 +621,65 @@ async def test_a_queued_job_knows_when_it_should_start_from_its_place_and_recent
     # One slot, taken: the first waits one run (about ten seconds), the second two.
     assert timedelta(seconds=8) < first.estimated_start_at - now <= timedelta(seconds=10)
     assert timedelta(seconds=18) < second.estimated_start_at - now <= timedelta(seconds=20)
+
+
+# Provider deliveries: stored once, recorded after the answer, retried, parked when poison.
+
+
+async def test_a_stored_delivery_is_recorded_once_however_often_the_provider_sends_it(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    assert await deliveries.store(generation, request_id, True, payload, "") is True
+    assert await deliveries.store(generation, request_id, True, payload, "") is False  # a retry
+    await deliveries.record(generation, request_id)
+    assert (await handlers.get_job(generation.engine, team_id, job_id)).row.status == "completed"
+    assert await delivery_status(generation, request_id) == ("processed", 1)
+    assert await deliveries.record_due(generation) == 0
+    assert len(generation.peers.imported) == 1
+
+
+async def test_an_interrupted_delivery_is_taken_again_once_its_lease_runs_out(generation, team_id):
+    job_id, request_id = await running_job(generation, team_id)
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    await deliveries.store(generation, request_id, True, payload, "")  # and the process died
+    assert await deliveries.record_due(generation) == 0  # its lease still runs
+    await expire_lease(generation, request_id)
+    taken = await asyncio.gather(deliveries.record_due(generation), deliveries.record_due(generation))
+    assert sorted(taken) == [0, 1]
+    assert (await handlers.get_job(generation.engine, team_id, job_id)).row.status == "completed"
+    assert await delivery_status(generation, request_id) == ("processed", 2)
+
+
+async def test_a_delivery_that_keeps_failing_is_parked_not_retried_forever(generation, team_id):
+    request_id = f"never-submitted-{team_id}"
+    await deliveries.store(generation, request_id, True, b"{}", "")
+    await deliveries.record(generation, request_id)
+    assert await delivery_status(generation, request_id) == ("received", 1)
+    for _ in range(deliveries.MAX_ATTEMPTS - 1):
+        await expire_lease(generation, request_id)
+        assert await deliveries.record_due(generation) == 1
+    status, attempts = await delivery_status(generation, request_id)
+    assert (status, attempts) == ("parked", deliveries.MAX_ATTEMPTS)
+    await expire_lease(generation, request_id)
+    assert await deliveries.record_due(generation) == 0
+
+
+async def delivery_status(generation, request_id: str) -> tuple[str, int]:
+    async with generation.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(provider_delivery.c.status, provider_delivery.c.attempts).where(
+                    provider_delivery.c.provider_request_id == request_id
+                )
+            )
+        ).one()
+    return row.status, row.attempts
+
+
+async def expire_lease(generation, request_id: str) -> None:
+    async with generation.engine.begin() as connection:
+        await connection.execute(
+            update(provider_delivery)
+            .where(provider_delivery.c.provider_request_id == request_id)
+            .values(next_attempt_at=func.now() - timedelta(seconds=1))
+        )

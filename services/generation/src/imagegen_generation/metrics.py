@@ -20,7 +20,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen_generation.adapters.tables import job
+from imagegen_generation.adapters.tables import job, provider_delivery
 from imagegen_generation.domain.jobs import JobStatus
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,11 @@ QUEUE_OLDEST_AGE = Gauge(
     "Age of the oldest job still queued, 0 when none is.",
 )
 JOBS = Gauge("imagegen_jobs", "Jobs in the database by status (terminal counts only grow).", ["status"])
+PROVIDER_DELIVERIES = Gauge(
+    "imagegen_provider_deliveries",
+    "Provider webhooks by status: received (to record), processed, parked (kept failing: look at them).",
+    ["status"],
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,8 +97,17 @@ async def read_queue_metrics(engine: AsyncEngine, broker: NatsBroker, stream: st
                 job.c.status == JobStatus.QUEUED.value
             )
         )
+        deliveries = dict(
+            (
+                await connection.execute(
+                    select(provider_delivery.c.status, func.count()).group_by(provider_delivery.c.status)
+                )
+            ).all()
+        )
     for status in JobStatus:
         JOBS.labels(status.value).set(by_status.get(status.value, 0))
+    for status in ("received", "processed", "parked"):
+        PROVIDER_DELIVERIES.labels(status).set(deliveries.get(status, 0))
     QUEUE_OLDEST_AGE.set(float(oldest_age or 0))
     info = await broker.config.connection_state.stream.consumer_info(stream, WORKER_CONSUMER)
     QUEUE_PENDING.set(info.num_pending or 0)

@@ -52,7 +52,7 @@ class GetJobResponse(_message.Message):
     job: _generation_pb2.Job
     def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
 
-class CompleteProviderRequestRequest(_message.Message):
+class RecordProviderDeliveryRequest(_message.Message):
     __slots__ = ("provider_request_id", "outcome", "payload_json", "error")
     PROVIDER_REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
@@ -64,11 +64,11 @@ class CompleteProviderRequestRequest(_message.Message):
     error: str
     def __init__(self, provider_request_id: _Optional[str] = ..., outcome: _Optional[_Union[ProviderOutcome, str]] = ..., payload_json: _Optional[bytes] = ..., error: _Optional[str] = ...) -> None: ...
 
-class CompleteProviderRequestResponse(_message.Message):
-    __slots__ = ("job",)
-    JOB_FIELD_NUMBER: _ClassVar[int]
-    job: _generation_pb2.Job
-    def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
+class RecordProviderDeliveryResponse(_message.Message):
+    __slots__ = ("duplicate",)
+    DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    duplicate: bool
+    def __init__(self, duplicate: _Optional[bool] = ...) -> None: ...
 
 class CreateModelTrainingJobRequest(_message.Message):
     __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key", "priority")

@@ -65,10 +65,10 @@ class GenerationServiceStub:
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobRequest.SerializeToString,
                 response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobResponse.FromString,
                 _registered_method=True)
-        self.CompleteProviderRequest = channel.unary_unary(
-                '/imagegen.generation.v1.GenerationService/CompleteProviderRequest',
-                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestRequest.SerializeToString,
-                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestResponse.FromString,
+        self.RecordProviderDelivery = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/RecordProviderDelivery',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryResponse.FromString,
                 _registered_method=True)
 
 
@@ -118,8 +118,9 @@ class GenerationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def CompleteProviderRequest(self, request, context):
-        """CompleteProviderRequest records a provider's verified result for the job it belongs to.
+    def RecordProviderDelivery(self, request, context):
+        """RecordProviderDelivery stores a provider's verified result once and records it for its job in the
+        background, retrying until it can (a poison delivery is parked, not retried forever).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -158,10 +159,10 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobRequest.FromString,
                     response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CreateModelTrainingJobResponse.SerializeToString,
             ),
-            'CompleteProviderRequest': grpc.unary_unary_rpc_method_handler(
-                    servicer.CompleteProviderRequest,
-                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestRequest.FromString,
-                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestResponse.SerializeToString,
+            'RecordProviderDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordProviderDelivery,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -338,7 +339,7 @@ class GenerationService:
             _registered_method=True)
 
     @staticmethod
-    def CompleteProviderRequest(request,
+    def RecordProviderDelivery(request,
             target,
             options=(),
             channel_credentials=None,
@@ -351,9 +352,9 @@ class GenerationService:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/imagegen.generation.v1.GenerationService/CompleteProviderRequest',
-            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestRequest.SerializeToString,
-            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CompleteProviderRequestResponse.FromString,
+            '/imagegen.generation.v1.GenerationService/RecordProviderDelivery',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.RecordProviderDeliveryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -24,7 +24,8 @@ _OUTCOME = {
 
 @router.post("/fal", response_model=schemas.WebhookAccepted)
 async def fal_webhook(request: Request, services: ServicesDep) -> schemas.WebhookAccepted:
-    """A fal.ai result, accepted only with a valid ED25519 signature; repeats have no second effect."""
+    """A fal.ai result, accepted only with a valid ED25519 signature, stored once and recorded for its
+    job right after the answer; repeats have no second effect (`duplicate: true`)."""
     body = await request.body()
     try:
         request_id = await request.app.state.fal_verifier.verify(request.headers, body)
@@ -38,15 +39,15 @@ async def fal_webhook(request: Request, services: ServicesDep) -> schemas.Webhoo
         raise ApiError(400, "invalid_payload", "the webhook body is not a fal delivery") from None
     if delivery.get("request_id") != request_id:
         raise ApiError(400, "invalid_payload", "the body's request id differs from the signed one")
-    await services.generation.CompleteProviderRequest(
-        generation_service_pb2.CompleteProviderRequestRequest(
+    recorded = await services.generation.RecordProviderDelivery(
+        generation_service_pb2.RecordProviderDeliveryRequest(
             provider_request_id=request_id,
             outcome=outcome,
             payload_json=json.dumps(delivery.get("payload")).encode(),
             error=delivery.get("error") or "",
         )
     )
-    return schemas.WebhookAccepted()
+    return schemas.WebhookAccepted(duplicate=recorded.duplicate)
 
 
 async def _stripe_webhook(request: Request, services: ServicesDep) -> schemas.WebhookAccepted:

@@ -8,6 +8,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -82,6 +83,22 @@ job_image = Table(
     Column("height", Integer, nullable=False),
     Column("content_type", String, nullable=False),
     Column("nsfw", Boolean, nullable=False),
+)
+
+# Verified provider webhooks, stored before they are answered and recorded for their jobs after.
+provider_delivery = Table(
+    "provider_delivery",
+    metadata,
+    Column("provider_request_id", String, primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("error", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", String),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("processed_at", DateTime(timezone=True)),
 )
 
 team_schedule = Table(

@@ -1,5 +1,6 @@
 """GenerationService over gRPC: translates between wire messages and the handlers."""
 
+import asyncio
 from datetime import UTC
 
 import grpc
@@ -12,7 +13,7 @@ from imagegen.generation.v1 import (
 from imagegen_platform.errors import InvalidArgument
 
 from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus, JobType, ModelTrainingRequest
-from imagegen_generation.service_layer import handlers
+from imagegen_generation.service_layer import deliveries, handlers
 from imagegen_generation.service_layer.handlers import JobView
 
 _STATUS = {status: getattr(generation_pb2, f"JOB_STATUS_{status.name}") for status in JobStatus}
@@ -113,6 +114,8 @@ _TYPE_FROM_WIRE = {wire: job_type for job_type, wire in handlers.TYPE_TO_WIRE.it
 class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
     def __init__(self, generation: handlers.Generation) -> None:
         self.generation = generation
+        # Deliveries being recorded after their answer; held so they are not garbage-collected.
+        self._recording: set[asyncio.Task] = set()
 
     async def CreateImageGenerationJob(self, request, context: grpc.aio.ServicerContext):
         """Quote, reserve and queue an image generation."""
@@ -215,18 +218,24 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
         view = await handlers.cancel_job(self.generation, request.team_id, request.job_id)
         return generation_service_pb2.CancelJobResponse(job=job_message(view))
 
-    async def CompleteProviderRequest(self, request, context: grpc.aio.ServicerContext):
-        """Record a provider's verified terminal report for its job."""
+    async def RecordProviderDelivery(self, request, context: grpc.aio.ServicerContext):
+        """Store a provider's verified terminal report once, and record it for its job right after
+        answering (the worker retries what this process could not finish)."""
         if (
             request.outcome == generation_service_pb2.PROVIDER_OUTCOME_UNSPECIFIED
             or not request.provider_request_id
         ):
             raise InvalidArgument("invalid_provider_report", "provider_request_id and outcome are required")
-        view = await handlers.complete_provider_request(
+        stored = await deliveries.store(
             self.generation,
             request.provider_request_id,
             request.outcome == generation_service_pb2.PROVIDER_OUTCOME_OK,
             request.payload_json,
             request.error,
         )
-        return generation_service_pb2.CompleteProviderRequestResponse(job=job_message(view))
+        if stored:
+            # The task inherits this call's context, so its spans and logs stay in the job's trace.
+            task = asyncio.create_task(deliveries.record(self.generation, request.provider_request_id))
+            self._recording.add(task)
+            task.add_done_callback(self._recording.discard)
+        return generation_service_pb2.RecordProviderDeliveryResponse(duplicate=not stored)

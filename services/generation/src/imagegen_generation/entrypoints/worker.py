@@ -17,7 +17,7 @@ from imagegen.generation.v1 import events_pb2
 from imagegen_platform.context import request_id_var
 from imagegen_platform.events import GENERATION_STREAM, JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT
 
-from imagegen_generation.service_layer import handlers
+from imagegen_generation.service_layer import deliveries, handlers
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,13 @@ async def dispatch_loop(generation: handlers.Generation, wakeup: asyncio.Event, 
 
 
 async def provider_loop(generation: handlers.Generation, poll_after: timedelta, interval: float) -> None:
-    """Resubmit jobs whose transient failure has waited out its back-off (or whose worker died), and
-    poll the provider for jobs whose webhook is late."""
+    """Resubmit jobs whose transient failure has waited out its back-off (or whose worker died),
+    record provider deliveries that failed or were interrupted, and poll the provider for jobs
+    whose webhook is late."""
     while True:
         try:
             await handlers.resubmit_due(generation)
+            await deliveries.record_due(generation)
             await handlers.poll_provider(generation, poll_after)
         except asyncio.CancelledError:
             raise

@@ -25,6 +25,7 @@ from imagegen_generation.adapters.tables import job, job_transition, outbox, pro
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
+    KeySpend,
     LoraWeights,
     ModelTrainingRequest,
 )
@@ -683,3 +684,58 @@ async def expire_lease(generation, request_id: str) -> None:
             .where(provider_delivery.c.provider_request_id == request_id)
             .values(next_attempt_at=func.now() - timedelta(seconds=1))
         )
+
+
+# API keys: monthly spend caps and usage.
+
+
+async def test_a_keys_monthly_spend_cap_stops_new_jobs_even_when_they_race(generation, team_id):
+    capped = KeySpend(f"key-{team_id}", monthly_cap_hundredths=54_00)
+    racing = await asyncio.gather(
+        *(
+            handlers.create_image_job(generation, team_id, request(f"r{n}"), key_spend=capped)
+            for n in range(5)
+        ),
+        return_exceptions=True,
+    )
+    created = [view for view in racing if isinstance(view, handlers.JobView)]
+    refused = [error for error in racing if isinstance(error, FailedPrecondition)]
+    assert (len(created), len(refused)) == (2, 3)
+    assert {error.reason for error in refused} == {"spend_cap_reached"}
+    assert refused[0].details["spentThisMonth"] == "54.00"
+    # Nothing was reserved for the refused ones.
+    assert len(generation.peers.reserved) == 2
+
+    # A job that ends without a charge no longer counts against the cap.
+    await handlers.cancel_job(generation, team_id, created[0].row.id)
+    await handlers.create_image_job(generation, team_id, request("again"), key_spend=capped)
+    # Other keys, and requests without a key, are not held by this key's cap.
+    await handlers.create_image_job(
+        generation, team_id, request("other"), key_spend=KeySpend("other-key", 27_00)
+    )
+    await handlers.create_image_job(generation, team_id, request("session"))
+
+
+async def test_usage_is_summed_by_key_day_and_model(generation, team_id):
+    first, second = KeySpend(f"a-{team_id}"), KeySpend(f"b-{team_id}")
+    for key, count in ((first, 2), (second, 1)):
+        for n in range(count):
+            await handlers.create_image_job(
+                generation, team_id, request(f"{key.api_key_id} {n}"), key_spend=key
+            )
+    await handlers.create_image_job(generation, team_id, request("no key"))
+    now = datetime.now(UTC)
+    rows = await handlers.key_usage(
+        generation.engine, team_id, None, now - timedelta(days=1), now + timedelta(minutes=1)
+    )
+    today = now.strftime("%Y-%m-%d")
+    assert [
+        (row.api_key_id, row.day, row.reference_model_id, row.jobs, row.reserved_hundredths) for row in rows
+    ] == [
+        (first.api_key_id, today, 1, 2, 54_00),
+        (second.api_key_id, today, 1, 1, 27_00),
+    ]
+    only_second = await handlers.key_usage(
+        generation.engine, team_id, second.api_key_id, now - timedelta(days=1), now + timedelta(minutes=1)
+    )
+    assert [row.api_key_id for row in only_second] == [second.api_key_id]

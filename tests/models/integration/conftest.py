@@ -36,6 +36,7 @@ class TrainingJobCall:
     reference: ReferenceModel
     trigger_word: str
     training_set: TrainingSet
+    key_spend: generation_pb2.KeySpend | None = None
 
 
 @dataclass
@@ -75,11 +76,13 @@ class FakePeers:
         return TrainingSet([], images, f"{plan.idempotency_key}/zip")
 
     async def create_training_job(
-        self, team_id: str, plan: TrainingPlan, *, reference, trigger_word, training_set
+        self, team_id: str, plan: TrainingPlan, *, reference, trigger_word, training_set, key_spend=None
     ) -> generation_pb2.Job:
         if self.job_refusal is not None:
             raise self.job_refusal
-        self.training_jobs.append(TrainingJobCall(team_id, plan, reference, trigger_word, training_set))
+        self.training_jobs.append(
+            TrainingJobCall(team_id, plan, reference, trigger_word, training_set, key_spend)
+        )
         job = generation_pb2.Job(
             id=str(uuid.uuid4()),
             team_id=team_id,

@@ -7,6 +7,7 @@ their training events however often and in whatever order those come.
 
 import grpc
 import pytest
+from imagegen.generation.v1 import generation_pb2
 from imagegen.models.v1 import models_pb2, models_service_pb2
 from imagegen.storage.v1 import storage_pb2
 from imagegen_models.adapters import repository
@@ -551,3 +552,11 @@ async def test_another_teams_model_is_not_found(service, team_id):
         code, reason, _, _ = await failure(call)
         assert (code, reason) == (grpc.StatusCode.NOT_FOUND, "custom_model_not_found")
     assert (await get(service, team_id, model_id)).name == "My Custom Model"
+
+
+async def test_the_creating_key_and_its_cap_reach_the_training_job(service, team_id):
+    spend = generation_pb2.KeySpend(api_key_id="key-1", monthly_cap_hundredths=500_00)
+    await create(service, team_id, key_spend=spend)
+    assert service.peers.training_jobs[-1].key_spend == spend
+    await create(service, team_id, name="no key")
+    assert service.peers.training_jobs[-1].key_spend is None

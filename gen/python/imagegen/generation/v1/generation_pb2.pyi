@@ -153,3 +153,11 @@ class Job(_message.Message):
     estimated_start_at: _timestamp_pb2.Timestamp
     priority: int
     def __init__(self, id: _Optional[str] = ..., team_id: _Optional[str] = ..., type: _Optional[_Union[JobType, str]] = ..., status: _Optional[_Union[JobStatus, str]] = ..., image_generation: _Optional[_Union[ImageGenerationInput, _Mapping]] = ..., estimated_credits_hundredths: _Optional[int] = ..., charged_credits_hundredths: _Optional[int] = ..., refunded_credits_hundredths: _Optional[int] = ..., progress: _Optional[float] = ..., error: _Optional[_Union[JobError, _Mapping]] = ..., images: _Optional[_Iterable[_Union[JobImage, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_position: _Optional[int] = ..., attempts: _Optional[int] = ..., model_training: _Optional[_Union[ModelTrainingInput, _Mapping]] = ..., training_output: _Optional[_Union[TrainingOutput, _Mapping]] = ..., estimated_start_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., priority: _Optional[int] = ...) -> None: ...
+
+class KeySpend(_message.Message):
+    __slots__ = ("api_key_id", "monthly_cap_hundredths")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    MONTHLY_CAP_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    monthly_cap_hundredths: int
+    def __init__(self, api_key_id: _Optional[str] = ..., monthly_cap_hundredths: _Optional[int] = ...) -> None: ...

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from imagegen.generation.v1 import generation_pb2 as imagegen_dot_generation_dot_v1_dot_generation__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/imagegen/generation/v1/generation_service.proto\x12\x16imagegen.generation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'imagegen/generation/v1/generation.proto\"\x9a\x01\n\x1f\x43reateImageGenerationJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12;\n\x05input\x18\x02 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInput\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x05\"L\n CreateImageGenerationJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"0\n\rGetJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\":\n\x0eGetJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"\x9b\x01\n\x1dRecordProviderDeliveryRequest\x12\x1b\n\x13provider_request_id\x18\x01 \x01(\t\x12\x38\n\x07outcome\x18\x02 \x01(\x0e\x32\'.imagegen.generation.v1.ProviderOutcome\x12\x14\n\x0cpayload_json\x18\x03 \x01(\x0c\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"3\n\x1eRecordProviderDeliveryResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\"\xf4\x01\n\x1d\x43reateModelTrainingJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x39\n\x05input\x18\x02 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInput\x12\x1d\n\x15\x63omplexity_hundredths\x18\x03 \x01(\x03\x12\x19\n\x11training_endpoint\x18\x04 \x01(\t\x12\"\n\x1astarting_weights_parameter\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x10\n\x08priority\x18\x07 \x01(\x05\"J\n\x1e\x43reateModelTrainingJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"U\n\x1aModelCreationEstimateInput\x12\x1a\n\x12reference_model_id\x18\x01 \x01(\x03\x12\x1b\n\x13num_training_images\x18\x02 \x01(\x05\"H\n\x1cModelRefinementEstimateInput\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"\x9d\x02\n\x13\x45stimateCostRequest\x12H\n\x10image_generation\x18\x01 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInputH\x00\x12L\n\x0emodel_creation\x18\x02 \x01(\x0b\x32\x32.imagegen.generation.v1.ModelCreationEstimateInputH\x00\x12P\n\x10model_refinement\x18\x03 \x01(\x0b\x32\x34.imagegen.generation.v1.ModelRefinementEstimateInputH\x00\x12\x0f\n\x07team_id\x18\x04 \x01(\tB\x0b\n\toperation\"\xcc\x01\n\x14\x45stimateCostResponse\x12\x19\n\x11\x61mount_hundredths\x18\x01 \x01(\x03\x12\x17\n\x0fpricing_version\x18\x02 \x01(\x05\x12N\n\tbreakdown\x18\x03 \x03(\x0b\x32;.imagegen.generation.v1.EstimateCostResponse.BreakdownEntry\x1a\x30\n\x0e\x42reakdownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xff\x02\n\x0fListJobsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x33\n\x08statuses\x18\x02 \x03(\x0e\x32!.imagegen.generation.v1.JobStatus\x12.\n\x05types\x18\x03 \x03(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x1f\n\x12reference_model_id\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x1c\n\x0f\x63ustom_model_id\x18\t \x01(\x03H\x01\x88\x01\x01\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\tB\x15\n\x13_reference_model_idB\x12\n\x10_custom_model_id\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.imagegen.generation.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x10\x43\x61ncelJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"=\n\x11\x43\x61ncelJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job*h\n\x0fProviderOutcome\x12 \n\x1cPROVIDER_OUTCOME_UNSPECIFIED\x10\x00\x12\x17\n\x13PROVIDER_OUTCOME_OK\x10\x01\x12\x1a\n\x16PROVIDER_OUTCOME_ERROR\x10\x02\x32\xbc\x06\n\x11GenerationService\x12\x8d\x01\n\x18\x43reateImageGenerationJob\x12\x37.imagegen.generation.v1.CreateImageGenerationJobRequest\x1a\x38.imagegen.generation.v1.CreateImageGenerationJobResponse\x12W\n\x06GetJob\x12%.imagegen.generation.v1.GetJobRequest\x1a&.imagegen.generation.v1.GetJobResponse\x12]\n\x08ListJobs\x12\'.imagegen.generation.v1.ListJobsRequest\x1a(.imagegen.generation.v1.ListJobsResponse\x12`\n\tCancelJob\x12(.imagegen.generation.v1.CancelJobRequest\x1a).imagegen.generation.v1.CancelJobResponse\x12i\n\x0c\x45stimateCost\x12+.imagegen.generation.v1.EstimateCostRequest\x1a,.imagegen.generation.v1.EstimateCostResponse\x12\x87\x01\n\x16\x43reateModelTrainingJob\x12\x35.imagegen.generation.v1.CreateModelTrainingJobRequest\x1a\x36.imagegen.generation.v1.CreateModelTrainingJobResponse\x12\x87\x01\n\x16RecordProviderDelivery\x12\x35.imagegen.generation.v1.RecordProviderDeliveryRequest\x1a\x36.imagegen.generation.v1.RecordProviderDeliveryResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n/imagegen/generation/v1/generation_service.proto\x12\x16imagegen.generation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\'imagegen/generation/v1/generation.proto\"\xcf\x01\n\x1f\x43reateImageGenerationJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12;\n\x05input\x18\x02 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInput\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12\x33\n\tkey_spend\x18\x05 \x01(\x0b\x32 .imagegen.generation.v1.KeySpend\"L\n CreateImageGenerationJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"0\n\rGetJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\":\n\x0eGetJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"\x9b\x01\n\x1dRecordProviderDeliveryRequest\x12\x1b\n\x13provider_request_id\x18\x01 \x01(\t\x12\x38\n\x07outcome\x18\x02 \x01(\x0e\x32\'.imagegen.generation.v1.ProviderOutcome\x12\x14\n\x0cpayload_json\x18\x03 \x01(\x0c\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"3\n\x1eRecordProviderDeliveryResponse\x12\x11\n\tduplicate\x18\x01 \x01(\x08\"\xa9\x02\n\x1d\x43reateModelTrainingJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x39\n\x05input\x18\x02 \x01(\x0b\x32*.imagegen.generation.v1.ModelTrainingInput\x12\x1d\n\x15\x63omplexity_hundredths\x18\x03 \x01(\x03\x12\x19\n\x11training_endpoint\x18\x04 \x01(\t\x12\"\n\x1astarting_weights_parameter\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x10\n\x08priority\x18\x07 \x01(\x05\x12\x33\n\tkey_spend\x18\x08 \x01(\x0b\x32 .imagegen.generation.v1.KeySpend\"J\n\x1e\x43reateModelTrainingJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"U\n\x1aModelCreationEstimateInput\x12\x1a\n\x12reference_model_id\x18\x01 \x01(\x03\x12\x1b\n\x13num_training_images\x18\x02 \x01(\x05\"H\n\x1cModelRefinementEstimateInput\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"\x9d\x02\n\x13\x45stimateCostRequest\x12H\n\x10image_generation\x18\x01 \x01(\x0b\x32,.imagegen.generation.v1.ImageGenerationInputH\x00\x12L\n\x0emodel_creation\x18\x02 \x01(\x0b\x32\x32.imagegen.generation.v1.ModelCreationEstimateInputH\x00\x12P\n\x10model_refinement\x18\x03 \x01(\x0b\x32\x34.imagegen.generation.v1.ModelRefinementEstimateInputH\x00\x12\x0f\n\x07team_id\x18\x04 \x01(\tB\x0b\n\toperation\"\xcc\x01\n\x14\x45stimateCostResponse\x12\x19\n\x11\x61mount_hundredths\x18\x01 \x01(\x03\x12\x17\n\x0fpricing_version\x18\x02 \x01(\x05\x12N\n\tbreakdown\x18\x03 \x03(\x0b\x32;.imagegen.generation.v1.EstimateCostResponse.BreakdownEntry\x1a\x30\n\x0e\x42reakdownEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xff\x02\n\x0fListJobsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x33\n\x08statuses\x18\x02 \x03(\x0e\x32!.imagegen.generation.v1.JobStatus\x12.\n\x05types\x18\x03 \x03(\x0e\x32\x1f.imagegen.generation.v1.JobType\x12\x1f\n\x12reference_model_id\x18\x04 \x01(\x03H\x00\x88\x01\x01\x12\x1c\n\x0f\x63ustom_model_id\x18\t \x01(\x03H\x01\x88\x01\x01\x12\x31\n\rcreated_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0e\x63reated_before\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\tB\x15\n\x13_reference_model_idB\x12\n\x10_custom_model_id\"V\n\x10ListJobsResponse\x12)\n\x04jobs\x18\x01 \x03(\x0b\x32\x1b.imagegen.generation.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"3\n\x10\x43\x61ncelJobRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"=\n\x11\x43\x61ncelJobResponse\x12(\n\x03job\x18\x01 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"\x90\x01\n\x13ListKeyUsageRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x12\n\napi_key_id\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12)\n\x05until\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xa7\x01\n\x08KeyUsage\x12\x12\n\napi_key_id\x18\x01 \x01(\t\x12\x0b\n\x03\x64\x61y\x18\x02 \x01(\t\x12\x1a\n\x12reference_model_id\x18\x03 \x01(\x03\x12\x17\n\x0f\x63ustom_model_id\x18\x04 \x01(\x03\x12\x0c\n\x04jobs\x18\x05 \x01(\x05\x12\x1a\n\x12\x63harged_hundredths\x18\x06 \x01(\x03\x12\x1b\n\x13reserved_hundredths\x18\x07 \x01(\x03\"H\n\x14ListKeyUsageResponse\x12\x30\n\x06usages\x18\x01 \x03(\x0b\x32 .imagegen.generation.v1.KeyUsage*h\n\x0fProviderOutcome\x12 \n\x1cPROVIDER_OUTCOME_UNSPECIFIED\x10\x00\x12\x17\n\x13PROVIDER_OUTCOME_OK\x10\x01\x12\x1a\n\x16PROVIDER_OUTCOME_ERROR\x10\x02\x32\xa7\x07\n\x11GenerationService\x12\x8d\x01\n\x18\x43reateImageGenerationJob\x12\x37.imagegen.generation.v1.CreateImageGenerationJobRequest\x1a\x38.imagegen.generation.v1.CreateImageGenerationJobResponse\x12W\n\x06GetJob\x12%.imagegen.generation.v1.GetJobRequest\x1a&.imagegen.generation.v1.GetJobResponse\x12]\n\x08ListJobs\x12\'.imagegen.generation.v1.ListJobsRequest\x1a(.imagegen.generation.v1.ListJobsResponse\x12i\n\x0cListKeyUsage\x12+.imagegen.generation.v1.ListKeyUsageRequest\x1a,.imagegen.generation.v1.ListKeyUsageResponse\x12`\n\tCancelJob\x12(.imagegen.generation.v1.CancelJobRequest\x1a).imagegen.generation.v1.CancelJobResponse\x12i\n\x0c\x45stimateCost\x12+.imagegen.generation.v1.EstimateCostRequest\x1a,.imagegen.generation.v1.EstimateCostResponse\x12\x87\x01\n\x16\x43reateModelTrainingJob\x12\x35.imagegen.generation.v1.CreateModelTrainingJobRequest\x1a\x36.imagegen.generation.v1.CreateModelTrainingJobResponse\x12\x87\x01\n\x16RecordProviderDelivery\x12\x35.imagegen.generation.v1.RecordProviderDeliveryRequest\x1a\x36.imagegen.generation.v1.RecordProviderDeliveryResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,42 +35,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._loaded_options = None
   _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._serialized_options = b'8\001'
-  _globals['_PROVIDEROUTCOME']._serialized_start=2274
-  _globals['_PROVIDEROUTCOME']._serialized_end=2378
+  _globals['_PROVIDEROUTCOME']._serialized_start=2771
+  _globals['_PROVIDEROUTCOME']._serialized_end=2875
   _globals['_CREATEIMAGEGENERATIONJOBREQUEST']._serialized_start=150
-  _globals['_CREATEIMAGEGENERATIONJOBREQUEST']._serialized_end=304
-  _globals['_CREATEIMAGEGENERATIONJOBRESPONSE']._serialized_start=306
-  _globals['_CREATEIMAGEGENERATIONJOBRESPONSE']._serialized_end=382
-  _globals['_GETJOBREQUEST']._serialized_start=384
-  _globals['_GETJOBREQUEST']._serialized_end=432
-  _globals['_GETJOBRESPONSE']._serialized_start=434
-  _globals['_GETJOBRESPONSE']._serialized_end=492
-  _globals['_RECORDPROVIDERDELIVERYREQUEST']._serialized_start=495
-  _globals['_RECORDPROVIDERDELIVERYREQUEST']._serialized_end=650
-  _globals['_RECORDPROVIDERDELIVERYRESPONSE']._serialized_start=652
-  _globals['_RECORDPROVIDERDELIVERYRESPONSE']._serialized_end=703
-  _globals['_CREATEMODELTRAININGJOBREQUEST']._serialized_start=706
-  _globals['_CREATEMODELTRAININGJOBREQUEST']._serialized_end=950
-  _globals['_CREATEMODELTRAININGJOBRESPONSE']._serialized_start=952
-  _globals['_CREATEMODELTRAININGJOBRESPONSE']._serialized_end=1026
-  _globals['_MODELCREATIONESTIMATEINPUT']._serialized_start=1028
-  _globals['_MODELCREATIONESTIMATEINPUT']._serialized_end=1113
-  _globals['_MODELREFINEMENTESTIMATEINPUT']._serialized_start=1115
-  _globals['_MODELREFINEMENTESTIMATEINPUT']._serialized_end=1187
-  _globals['_ESTIMATECOSTREQUEST']._serialized_start=1190
-  _globals['_ESTIMATECOSTREQUEST']._serialized_end=1475
-  _globals['_ESTIMATECOSTRESPONSE']._serialized_start=1478
-  _globals['_ESTIMATECOSTRESPONSE']._serialized_end=1682
-  _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._serialized_start=1634
-  _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._serialized_end=1682
-  _globals['_LISTJOBSREQUEST']._serialized_start=1685
-  _globals['_LISTJOBSREQUEST']._serialized_end=2068
-  _globals['_LISTJOBSRESPONSE']._serialized_start=2070
-  _globals['_LISTJOBSRESPONSE']._serialized_end=2156
-  _globals['_CANCELJOBREQUEST']._serialized_start=2158
-  _globals['_CANCELJOBREQUEST']._serialized_end=2209
-  _globals['_CANCELJOBRESPONSE']._serialized_start=2211
-  _globals['_CANCELJOBRESPONSE']._serialized_end=2272
-  _globals['_GENERATIONSERVICE']._serialized_start=2381
-  _globals['_GENERATIONSERVICE']._serialized_end=3209
+  _globals['_CREATEIMAGEGENERATIONJOBREQUEST']._serialized_end=357
+  _globals['_CREATEIMAGEGENERATIONJOBRESPONSE']._serialized_start=359
+  _globals['_CREATEIMAGEGENERATIONJOBRESPONSE']._serialized_end=435
+  _globals['_GETJOBREQUEST']._serialized_start=437
+  _globals['_GETJOBREQUEST']._serialized_end=485
+  _globals['_GETJOBRESPONSE']._serialized_start=487
+  _globals['_GETJOBRESPONSE']._serialized_end=545
+  _globals['_RECORDPROVIDERDELIVERYREQUEST']._serialized_start=548
+  _globals['_RECORDPROVIDERDELIVERYREQUEST']._serialized_end=703
+  _globals['_RECORDPROVIDERDELIVERYRESPONSE']._serialized_start=705
+  _globals['_RECORDPROVIDERDELIVERYRESPONSE']._serialized_end=756
+  _globals['_CREATEMODELTRAININGJOBREQUEST']._serialized_start=759
+  _globals['_CREATEMODELTRAININGJOBREQUEST']._serialized_end=1056
+  _globals['_CREATEMODELTRAININGJOBRESPONSE']._serialized_start=1058
+  _globals['_CREATEMODELTRAININGJOBRESPONSE']._serialized_end=1132
+  _globals['_MODELCREATIONESTIMATEINPUT']._serialized_start=1134
+  _globals['_MODELCREATIONESTIMATEINPUT']._serialized_end=1219
+  _globals['_MODELREFINEMENTESTIMATEINPUT']._serialized_start=1221
+  _globals['_MODELREFINEMENTESTIMATEINPUT']._serialized_end=1293
+  _globals['_ESTIMATECOSTREQUEST']._serialized_start=1296
+  _globals['_ESTIMATECOSTREQUEST']._serialized_end=1581
+  _globals['_ESTIMATECOSTRESPONSE']._serialized_start=1584
+  _globals['_ESTIMATECOSTRESPONSE']._serialized_end=1788
+  _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._serialized_start=1740
+  _globals['_ESTIMATECOSTRESPONSE_BREAKDOWNENTRY']._serialized_end=1788
+  _globals['_LISTJOBSREQUEST']._serialized_start=1791
+  _globals['_LISTJOBSREQUEST']._serialized_end=2174
+  _globals['_LISTJOBSRESPONSE']._serialized_start=2176
+  _globals['_LISTJOBSRESPONSE']._serialized_end=2262
+  _globals['_CANCELJOBREQUEST']._serialized_start=2264
+  _globals['_CANCELJOBREQUEST']._serialized_end=2315
+  _globals['_CANCELJOBRESPONSE']._serialized_start=2317
+  _globals['_CANCELJOBRESPONSE']._serialized_end=2378
+  _globals['_LISTKEYUSAGEREQUEST']._serialized_start=2381
+  _globals['_LISTKEYUSAGEREQUEST']._serialized_end=2525
+  _globals['_KEYUSAGE']._serialized_start=2528
+  _globals['_KEYUSAGE']._serialized_end=2695
+  _globals['_LISTKEYUSAGERESPONSE']._serialized_start=2697
+  _globals['_LISTKEYUSAGERESPONSE']._serialized_end=2769
+  _globals['_GENERATIONSERVICE']._serialized_start=2878
+  _globals['_GENERATIONSERVICE']._serialized_end=3813
 # @@protoc_insertion_point(module_scope)

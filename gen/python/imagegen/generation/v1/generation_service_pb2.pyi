@@ -21,16 +21,18 @@ PROVIDER_OUTCOME_OK: ProviderOutcome
 PROVIDER_OUTCOME_ERROR: ProviderOutcome
 
 class CreateImageGenerationJobRequest(_message.Message):
-    __slots__ = ("team_id", "input", "idempotency_key", "priority")
+    __slots__ = ("team_id", "input", "idempotency_key", "priority", "key_spend")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_SPEND_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     input: _generation_pb2.ImageGenerationInput
     idempotency_key: str
     priority: int
-    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+    key_spend: _generation_pb2.KeySpend
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ImageGenerationInput, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ..., key_spend: _Optional[_Union[_generation_pb2.KeySpend, _Mapping]] = ...) -> None: ...
 
 class CreateImageGenerationJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -71,7 +73,7 @@ class RecordProviderDeliveryResponse(_message.Message):
     def __init__(self, duplicate: _Optional[bool] = ...) -> None: ...
 
 class CreateModelTrainingJobRequest(_message.Message):
-    __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key", "priority")
+    __slots__ = ("team_id", "input", "complexity_hundredths", "training_endpoint", "starting_weights_parameter", "idempotency_key", "priority", "key_spend")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     INPUT_FIELD_NUMBER: _ClassVar[int]
     COMPLEXITY_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
@@ -79,6 +81,7 @@ class CreateModelTrainingJobRequest(_message.Message):
     STARTING_WEIGHTS_PARAMETER_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    KEY_SPEND_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     input: _generation_pb2.ModelTrainingInput
     complexity_hundredths: int
@@ -86,7 +89,8 @@ class CreateModelTrainingJobRequest(_message.Message):
     starting_weights_parameter: str
     idempotency_key: str
     priority: int
-    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ModelTrainingInput, _Mapping]] = ..., complexity_hundredths: _Optional[int] = ..., training_endpoint: _Optional[str] = ..., starting_weights_parameter: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ...) -> None: ...
+    key_spend: _generation_pb2.KeySpend
+    def __init__(self, team_id: _Optional[str] = ..., input: _Optional[_Union[_generation_pb2.ModelTrainingInput, _Mapping]] = ..., complexity_hundredths: _Optional[int] = ..., training_endpoint: _Optional[str] = ..., starting_weights_parameter: _Optional[str] = ..., idempotency_key: _Optional[str] = ..., priority: _Optional[int] = ..., key_spend: _Optional[_Union[_generation_pb2.KeySpend, _Mapping]] = ...) -> None: ...
 
 class CreateModelTrainingJobResponse(_message.Message):
     __slots__ = ("job",)
@@ -182,3 +186,39 @@ class CancelJobResponse(_message.Message):
     JOB_FIELD_NUMBER: _ClassVar[int]
     job: _generation_pb2.Job
     def __init__(self, job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class ListKeyUsageRequest(_message.Message):
+    __slots__ = ("team_id", "api_key_id", "since", "until")
+    TEAM_ID_FIELD_NUMBER: _ClassVar[int]
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    SINCE_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_FIELD_NUMBER: _ClassVar[int]
+    team_id: str
+    api_key_id: str
+    since: _timestamp_pb2.Timestamp
+    until: _timestamp_pb2.Timestamp
+    def __init__(self, team_id: _Optional[str] = ..., api_key_id: _Optional[str] = ..., since: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., until: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class KeyUsage(_message.Message):
+    __slots__ = ("api_key_id", "day", "reference_model_id", "custom_model_id", "jobs", "charged_hundredths", "reserved_hundredths")
+    API_KEY_ID_FIELD_NUMBER: _ClassVar[int]
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    CHARGED_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_HUNDREDTHS_FIELD_NUMBER: _ClassVar[int]
+    api_key_id: str
+    day: str
+    reference_model_id: int
+    custom_model_id: int
+    jobs: int
+    charged_hundredths: int
+    reserved_hundredths: int
+    def __init__(self, api_key_id: _Optional[str] = ..., day: _Optional[str] = ..., reference_model_id: _Optional[int] = ..., custom_model_id: _Optional[int] = ..., jobs: _Optional[int] = ..., charged_hundredths: _Optional[int] = ..., reserved_hundredths: _Optional[int] = ...) -> None: ...
+
+class ListKeyUsageResponse(_message.Message):
+    __slots__ = ("usages",)
+    USAGES_FIELD_NUMBER: _ClassVar[int]
+    usages: _containers.RepeatedCompositeFieldContainer[KeyUsage]
+    def __init__(self, usages: _Optional[_Iterable[_Union[KeyUsage, _Mapping]]] = ...) -> None: ...

@@ -50,6 +50,11 @@ class GenerationServiceStub:
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.SerializeToString,
                 response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.FromString,
                 _registered_method=True)
+        self.ListKeyUsage = channel.unary_unary(
+                '/imagegen.generation.v1.GenerationService/ListKeyUsage',
+                request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageRequest.SerializeToString,
+                response_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageResponse.FromString,
+                _registered_method=True)
         self.CancelJob = channel.unary_unary(
                 '/imagegen.generation.v1.GenerationService/CancelJob',
                 request_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.CancelJobRequest.SerializeToString,
@@ -92,6 +97,13 @@ class GenerationServiceServicer:
 
     def ListJobs(self, request, context):
         """ListJobs pages through a team's jobs, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListKeyUsage(self, request, context):
+        """ListKeyUsage sums a team's jobs by API key, day (UTC) and model.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -143,6 +155,11 @@ def add_GenerationServiceServicer_to_server(servicer, server):
                     servicer.ListJobs,
                     request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.FromString,
                     response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.SerializeToString,
+            ),
+            'ListKeyUsage': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListKeyUsage,
+                    request_deserializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageRequest.FromString,
+                    response_serializer=imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageResponse.SerializeToString,
             ),
             'CancelJob': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelJob,
@@ -247,6 +264,33 @@ class GenerationService:
             '/imagegen.generation.v1.GenerationService/ListJobs',
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsRequest.SerializeToString,
             imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListJobsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListKeyUsage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/imagegen.generation.v1.GenerationService/ListKeyUsage',
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageRequest.SerializeToString,
+            imagegen_dot_generation_dot_v1_dot_generation__service__pb2.ListKeyUsageResponse.FromString,
             options,
             channel_credentials,
             insecure,

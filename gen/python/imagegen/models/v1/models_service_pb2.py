@@ -27,7 +27,7 @@ from imagegen.models.v1 import models_pb2 as imagegen_dot_models_dot_v1_dot_mode
 from imagegen.storage.v1 import storage_pb2 as imagegen_dot_storage_dot_v1_dot_storage__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/models/v1/models_service.proto\x12\x12imagegen.models.v1\x1a\'imagegen/generation/v1/generation.proto\x1a\x1fimagegen/models/v1/models.proto\x1a!imagegen/storage/v1/storage.proto\"@\n\x18GetReferenceModelRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x18\n\x10with_preview_url\x18\x02 \x01(\x08\"X\n\x19GetReferenceModelResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\"d\n\x1aListReferenceModelsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"t\n\x1bListReferenceModelsResponse\x12<\n\x10reference_models\x18\x01 \x03(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xf4\x01\n\x18\x43reateCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x1a\n\x12reference_model_id\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x41\n\x0ftraining_images\x18\x05 \x03(\x0b\x32(.imagegen.storage.v1.TrainingImageSource\x12\x14\n\x0ctrigger_word\x18\x06 \x01(\t\x12\x16\n\x0etraining_steps\x18\x07 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\"|\n\x19\x43reateCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12(\n\x03job\x18\x02 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"\xb8\x01\n\x18RefineCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x41\n\x0ftraining_images\x18\x03 \x03(\x0b\x32(.imagegen.storage.v1.TrainingImageSource\x12\x16\n\x0etraining_steps\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\"|\n\x19RefineCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12(\n\x03job\x18\x02 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"A\n\x15GetCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"O\n\x16GetCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\"\x8a\x01\n\x17ListCustomModelsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x37\n\x08statuses\x18\x02 \x03(\x0e\x32%.imagegen.models.v1.CustomModelStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"k\n\x18ListCustomModelsResponse\x12\x36\n\rcustom_models\x18\x01 \x03(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x18UpdateCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0f\x63urrent_version\x18\x05 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_descriptionB\x12\n\x10_current_version\"R\n\x19UpdateCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\"D\n\x18\x44\x65leteCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"6\n\x19\x44\x65leteCustomModelResponse\x12\x19\n\x11\x63\x61ncelled_job_ids\x18\x01 \x03(\t\"W\n\x1aResolveModelVersionRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\x05\"\x9a\x01\n\x1bResolveModelVersionResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x17\n\x0fweights_file_id\x18\x03 \x01(\t\x12\x14\n\x0ctrigger_word\x18\x04 \x01(\t2\x91\x08\n\rModelsService\x12p\n\x11GetReferenceModel\x12,.imagegen.models.v1.GetReferenceModelRequest\x1a-.imagegen.models.v1.GetReferenceModelResponse\x12v\n\x13ListReferenceModels\x12..imagegen.models.v1.ListReferenceModelsRequest\x1a/.imagegen.models.v1.ListReferenceModelsResponse\x12p\n\x11\x43reateCustomModel\x12,.imagegen.models.v1.CreateCustomModelRequest\x1a-.imagegen.models.v1.CreateCustomModelResponse\x12p\n\x11RefineCustomModel\x12,.imagegen.models.v1.RefineCustomModelRequest\x1a-.imagegen.models.v1.RefineCustomModelResponse\x12g\n\x0eGetCustomModel\x12).imagegen.models.v1.GetCustomModelRequest\x1a*.imagegen.models.v1.GetCustomModelResponse\x12m\n\x10ListCustomModels\x12+.imagegen.models.v1.ListCustomModelsRequest\x1a,.imagegen.models.v1.ListCustomModelsResponse\x12p\n\x11UpdateCustomModel\x12,.imagegen.models.v1.UpdateCustomModelRequest\x1a-.imagegen.models.v1.UpdateCustomModelResponse\x12p\n\x11\x44\x65leteCustomModel\x12,.imagegen.models.v1.DeleteCustomModelRequest\x1a-.imagegen.models.v1.DeleteCustomModelResponse\x12v\n\x13ResolveModelVersion\x12..imagegen.models.v1.ResolveModelVersionRequest\x1a/.imagegen.models.v1.ResolveModelVersionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'imagegen/models/v1/models_service.proto\x12\x12imagegen.models.v1\x1a\'imagegen/generation/v1/generation.proto\x1a\x1fimagegen/models/v1/models.proto\x1a!imagegen/storage/v1/storage.proto\"@\n\x18GetReferenceModelRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x18\n\x10with_preview_url\x18\x02 \x01(\x08\"X\n\x19GetReferenceModelResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\"d\n\x1aListReferenceModelsRequest\x12\x10\n\x08\x63\x61tegory\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\r\n\x05query\x18\x04 \x01(\t\"t\n\x1bListReferenceModelsResponse\x12<\n\x10reference_models\x18\x01 \x03(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xa9\x02\n\x18\x43reateCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x1a\n\x12reference_model_id\x18\x02 \x01(\x03\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x41\n\x0ftraining_images\x18\x05 \x03(\x0b\x32(.imagegen.storage.v1.TrainingImageSource\x12\x14\n\x0ctrigger_word\x18\x06 \x01(\t\x12\x16\n\x0etraining_steps\x18\x07 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x08 \x01(\t\x12\x33\n\tkey_spend\x18\t \x01(\x0b\x32 .imagegen.generation.v1.KeySpend\"|\n\x19\x43reateCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12(\n\x03job\x18\x02 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"\xed\x01\n\x18RefineCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x41\n\x0ftraining_images\x18\x03 \x03(\x0b\x32(.imagegen.storage.v1.TrainingImageSource\x12\x16\n\x0etraining_steps\x18\x04 \x01(\x05\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12\x33\n\tkey_spend\x18\x06 \x01(\x0b\x32 .imagegen.generation.v1.KeySpend\"|\n\x19RefineCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12(\n\x03job\x18\x02 \x01(\x0b\x32\x1b.imagegen.generation.v1.Job\"A\n\x15GetCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"O\n\x16GetCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\"\x8a\x01\n\x17ListCustomModelsRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x37\n\x08statuses\x18\x02 \x03(\x0e\x32%.imagegen.models.v1.CustomModelStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"k\n\x18ListCustomModelsResponse\x12\x36\n\rcustom_models\x18\x01 \x03(\x0b\x32\x1f.imagegen.models.v1.CustomModel\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xbc\x01\n\x18UpdateCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x18\n\x0b\x64\x65scription\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0f\x63urrent_version\x18\x05 \x01(\x05H\x02\x88\x01\x01\x42\x07\n\x05_nameB\x0e\n\x0c_descriptionB\x12\n\x10_current_version\"R\n\x19UpdateCustomModelResponse\x12\x35\n\x0c\x63ustom_model\x18\x01 \x01(\x0b\x32\x1f.imagegen.models.v1.CustomModel\"D\n\x18\x44\x65leteCustomModelRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\"6\n\x19\x44\x65leteCustomModelResponse\x12\x19\n\x11\x63\x61ncelled_job_ids\x18\x01 \x03(\t\"W\n\x1aResolveModelVersionRequest\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63ustom_model_id\x18\x02 \x01(\x03\x12\x0f\n\x07version\x18\x03 \x01(\x05\"\x9a\x01\n\x1bResolveModelVersionResponse\x12;\n\x0freference_model\x18\x01 \x01(\x0b\x32\".imagegen.models.v1.ReferenceModel\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x17\n\x0fweights_file_id\x18\x03 \x01(\t\x12\x14\n\x0ctrigger_word\x18\x04 \x01(\t2\x91\x08\n\rModelsService\x12p\n\x11GetReferenceModel\x12,.imagegen.models.v1.GetReferenceModelRequest\x1a-.imagegen.models.v1.GetReferenceModelResponse\x12v\n\x13ListReferenceModels\x12..imagegen.models.v1.ListReferenceModelsRequest\x1a/.imagegen.models.v1.ListReferenceModelsResponse\x12p\n\x11\x43reateCustomModel\x12,.imagegen.models.v1.CreateCustomModelRequest\x1a-.imagegen.models.v1.CreateCustomModelResponse\x12p\n\x11RefineCustomModel\x12,.imagegen.models.v1.RefineCustomModelRequest\x1a-.imagegen.models.v1.RefineCustomModelResponse\x12g\n\x0eGetCustomModel\x12).imagegen.models.v1.GetCustomModelRequest\x1a*.imagegen.models.v1.GetCustomModelResponse\x12m\n\x10ListCustomModels\x12+.imagegen.models.v1.ListCustomModelsRequest\x1a,.imagegen.models.v1.ListCustomModelsResponse\x12p\n\x11UpdateCustomModel\x12,.imagegen.models.v1.UpdateCustomModelRequest\x1a-.imagegen.models.v1.UpdateCustomModelResponse\x12p\n\x11\x44\x65leteCustomModel\x12,.imagegen.models.v1.DeleteCustomModelRequest\x1a-.imagegen.models.v1.DeleteCustomModelResponse\x12v\n\x13ResolveModelVersion\x12..imagegen.models.v1.ResolveModelVersionRequest\x1a/.imagegen.models.v1.ResolveModelVersionResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,33 +43,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_start=430
   _globals['_LISTREFERENCEMODELSRESPONSE']._serialized_end=546
   _globals['_CREATECUSTOMMODELREQUEST']._serialized_start=549
-  _globals['_CREATECUSTOMMODELREQUEST']._serialized_end=793
-  _globals['_CREATECUSTOMMODELRESPONSE']._serialized_start=795
-  _globals['_CREATECUSTOMMODELRESPONSE']._serialized_end=919
-  _globals['_REFINECUSTOMMODELREQUEST']._serialized_start=922
-  _globals['_REFINECUSTOMMODELREQUEST']._serialized_end=1106
-  _globals['_REFINECUSTOMMODELRESPONSE']._serialized_start=1108
-  _globals['_REFINECUSTOMMODELRESPONSE']._serialized_end=1232
-  _globals['_GETCUSTOMMODELREQUEST']._serialized_start=1234
-  _globals['_GETCUSTOMMODELREQUEST']._serialized_end=1299
-  _globals['_GETCUSTOMMODELRESPONSE']._serialized_start=1301
-  _globals['_GETCUSTOMMODELRESPONSE']._serialized_end=1380
-  _globals['_LISTCUSTOMMODELSREQUEST']._serialized_start=1383
-  _globals['_LISTCUSTOMMODELSREQUEST']._serialized_end=1521
-  _globals['_LISTCUSTOMMODELSRESPONSE']._serialized_start=1523
-  _globals['_LISTCUSTOMMODELSRESPONSE']._serialized_end=1630
-  _globals['_UPDATECUSTOMMODELREQUEST']._serialized_start=1633
-  _globals['_UPDATECUSTOMMODELREQUEST']._serialized_end=1821
-  _globals['_UPDATECUSTOMMODELRESPONSE']._serialized_start=1823
-  _globals['_UPDATECUSTOMMODELRESPONSE']._serialized_end=1905
-  _globals['_DELETECUSTOMMODELREQUEST']._serialized_start=1907
-  _globals['_DELETECUSTOMMODELREQUEST']._serialized_end=1975
-  _globals['_DELETECUSTOMMODELRESPONSE']._serialized_start=1977
-  _globals['_DELETECUSTOMMODELRESPONSE']._serialized_end=2031
-  _globals['_RESOLVEMODELVERSIONREQUEST']._serialized_start=2033
-  _globals['_RESOLVEMODELVERSIONREQUEST']._serialized_end=2120
-  _globals['_RESOLVEMODELVERSIONRESPONSE']._serialized_start=2123
-  _globals['_RESOLVEMODELVERSIONRESPONSE']._serialized_end=2277
-  _globals['_MODELSSERVICE']._serialized_start=2280
-  _globals['_MODELSSERVICE']._serialized_end=3321
+  _globals['_CREATECUSTOMMODELREQUEST']._serialized_end=846
+  _globals['_CREATECUSTOMMODELRESPONSE']._serialized_start=848
+  _globals['_CREATECUSTOMMODELRESPONSE']._serialized_end=972
+  _globals['_REFINECUSTOMMODELREQUEST']._serialized_start=975
+  _globals['_REFINECUSTOMMODELREQUEST']._serialized_end=1212
+  _globals['_REFINECUSTOMMODELRESPONSE']._serialized_start=1214
+  _globals['_REFINECUSTOMMODELRESPONSE']._serialized_end=1338
+  _globals['_GETCUSTOMMODELREQUEST']._serialized_start=1340
+  _globals['_GETCUSTOMMODELREQUEST']._serialized_end=1405
+  _globals['_GETCUSTOMMODELRESPONSE']._serialized_start=1407
+  _globals['_GETCUSTOMMODELRESPONSE']._serialized_end=1486
+  _globals['_LISTCUSTOMMODELSREQUEST']._serialized_start=1489
+  _globals['_LISTCUSTOMMODELSREQUEST']._serialized_end=1627
+  _globals['_LISTCUSTOMMODELSRESPONSE']._serialized_start=1629
+  _globals['_LISTCUSTOMMODELSRESPONSE']._serialized_end=1736
+  _globals['_UPDATECUSTOMMODELREQUEST']._serialized_start=1739
+  _globals['_UPDATECUSTOMMODELREQUEST']._serialized_end=1927
+  _globals['_UPDATECUSTOMMODELRESPONSE']._serialized_start=1929
+  _globals['_UPDATECUSTOMMODELRESPONSE']._serialized_end=2011
+  _globals['_DELETECUSTOMMODELREQUEST']._serialized_start=2013
+  _globals['_DELETECUSTOMMODELREQUEST']._serialized_end=2081
+  _globals['_DELETECUSTOMMODELRESPONSE']._serialized_start=2083
+  _globals['_DELETECUSTOMMODELRESPONSE']._serialized_end=2137
+  _globals['_RESOLVEMODELVERSIONREQUEST']._serialized_start=2139
+  _globals['_RESOLVEMODELVERSIONREQUEST']._serialized_end=2226
+  _globals['_RESOLVEMODELVERSIONRESPONSE']._serialized_start=2229
+  _globals['_RESOLVEMODELVERSIONRESPONSE']._serialized_end=2383
+  _globals['_MODELSSERVICE']._serialized_start=2386
+  _globals['_MODELSSERVICE']._serialized_end=3427
 # @@protoc_insertion_point(module_scope)

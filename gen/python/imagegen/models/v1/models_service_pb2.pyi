@@ -44,7 +44,7 @@ class ListReferenceModelsResponse(_message.Message):
     def __init__(self, reference_models: _Optional[_Iterable[_Union[_models_pb2.ReferenceModel, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreateCustomModelRequest(_message.Message):
-    __slots__ = ("team_id", "reference_model_id", "name", "description", "training_images", "trigger_word", "training_steps", "idempotency_key")
+    __slots__ = ("team_id", "reference_model_id", "name", "description", "training_images", "trigger_word", "training_steps", "idempotency_key", "key_spend")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     REFERENCE_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class CreateCustomModelRequest(_message.Message):
     TRIGGER_WORD_FIELD_NUMBER: _ClassVar[int]
     TRAINING_STEPS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_SPEND_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     reference_model_id: int
     name: str
@@ -61,7 +62,8 @@ class CreateCustomModelRequest(_message.Message):
     trigger_word: str
     training_steps: int
     idempotency_key: str
-    def __init__(self, team_id: _Optional[str] = ..., reference_model_id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., training_images: _Optional[_Iterable[_Union[_storage_pb2.TrainingImageSource, _Mapping]]] = ..., trigger_word: _Optional[str] = ..., training_steps: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    key_spend: _generation_pb2.KeySpend
+    def __init__(self, team_id: _Optional[str] = ..., reference_model_id: _Optional[int] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., training_images: _Optional[_Iterable[_Union[_storage_pb2.TrainingImageSource, _Mapping]]] = ..., trigger_word: _Optional[str] = ..., training_steps: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., key_spend: _Optional[_Union[_generation_pb2.KeySpend, _Mapping]] = ...) -> None: ...
 
 class CreateCustomModelResponse(_message.Message):
     __slots__ = ("custom_model", "job")
@@ -72,18 +74,20 @@ class CreateCustomModelResponse(_message.Message):
     def __init__(self, custom_model: _Optional[_Union[_models_pb2.CustomModel, _Mapping]] = ..., job: _Optional[_Union[_generation_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class RefineCustomModelRequest(_message.Message):
-    __slots__ = ("team_id", "custom_model_id", "training_images", "training_steps", "idempotency_key")
+    __slots__ = ("team_id", "custom_model_id", "training_images", "training_steps", "idempotency_key", "key_spend")
     TEAM_ID_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     TRAINING_IMAGES_FIELD_NUMBER: _ClassVar[int]
     TRAINING_STEPS_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    KEY_SPEND_FIELD_NUMBER: _ClassVar[int]
     team_id: str
     custom_model_id: int
     training_images: _containers.RepeatedCompositeFieldContainer[_storage_pb2.TrainingImageSource]
     training_steps: int
     idempotency_key: str
-    def __init__(self, team_id: _Optional[str] = ..., custom_model_id: _Optional[int] = ..., training_images: _Optional[_Iterable[_Union[_storage_pb2.TrainingImageSource, _Mapping]]] = ..., training_steps: _Optional[int] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
+    key_spend: _generation_pb2.KeySpend
+    def __init__(self, team_id: _Optional[str] = ..., custom_model_id: _Optional[int] = ..., training_images: _Optional[_Iterable[_Union[_storage_pb2.TrainingImageSource, _Mapping]]] = ..., training_steps: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., key_spend: _Optional[_Union[_generation_pb2.KeySpend, _Mapping]] = ...) -> None: ...
 
 class RefineCustomModelResponse(_message.Message):
     __slots__ = ("custom_model", "job")

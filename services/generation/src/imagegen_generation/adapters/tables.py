@@ -47,6 +47,7 @@ job = Table(
     Column("provider_checked_at", DateTime(timezone=True)),
     Column("traceparent", String),
     Column("request_id", String),
+    Column("api_key_id", String),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),

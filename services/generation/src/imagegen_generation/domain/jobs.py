@@ -106,6 +106,14 @@ class ImageGenerationRequest:
         return arguments
 
 
+@dataclass(frozen=True)
+class KeySpend:
+    """The API key creating a job, and its monthly spend cap in hundredths (None: uncapped)."""
+
+    api_key_id: str
+    monthly_cap_hundredths: int | None = None
+
+
 # Where a custom model's weights go in a flux-lora input.
 LORA_PATH = "loras.0.path"
 

@@ -1,7 +1,7 @@
 """GenerationService over gRPC: translates between wire messages and the handlers."""
 
 import asyncio
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -12,10 +12,18 @@ from imagegen.generation.v1 import (
 )
 from imagegen_platform.errors import InvalidArgument
 
-from imagegen_generation.domain.jobs import ImageGenerationRequest, JobStatus, JobType, ModelTrainingRequest
+from imagegen_generation.domain.jobs import (
+    ImageGenerationRequest,
+    JobStatus,
+    JobType,
+    KeySpend,
+    ModelTrainingRequest,
+)
 from imagegen_generation.service_layer import deliveries, handlers
 from imagegen_generation.service_layer.handlers import JobView
 
+# The longest range one usage query may cover.
+MAX_USAGE_DAYS = 366
 _STATUS = {status: getattr(generation_pb2, f"JOB_STATUS_{status.name}") for status in JobStatus}
 
 
@@ -108,6 +116,14 @@ def training_request(given: generation_pb2.ModelTrainingInput) -> ModelTrainingR
     )
 
 
+def key_spend(request) -> KeySpend | None:
+    if not request.HasField("key_spend") or not request.key_spend.api_key_id:
+        return None
+    given = request.key_spend
+    cap = given.monthly_cap_hundredths if given.HasField("monthly_cap_hundredths") else None
+    return KeySpend(given.api_key_id, cap)
+
+
 _TYPE_FROM_WIRE = {wire: job_type for job_type, wire in handlers.TYPE_TO_WIRE.items()}
 
 
@@ -125,6 +141,7 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             image_request(request.input),
             request.idempotency_key or None,
             request.priority,
+            key_spend(request),
         )
         return generation_service_pb2.CreateImageGenerationJobResponse(job=job_message(view))
 
@@ -139,6 +156,7 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             starting_weights_parameter=request.starting_weights_parameter,
             idempotency_key=request.idempotency_key or None,
             priority=request.priority,
+            key_spend=key_spend(request),
         )
         return generation_service_pb2.CreateModelTrainingJobResponse(job=job_message(view))
 
@@ -211,6 +229,34 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
         )
         return generation_service_pb2.ListJobsResponse(
             jobs=[job_message(view) for view in views], next_page_token=cursor or ""
+        )
+
+    async def ListKeyUsage(self, request, context: grpc.aio.ServicerContext):
+        """Sum the team's jobs by API key, UTC day and model (the last 30 days unless a range is given)."""
+        until = request.until.ToDatetime(tzinfo=UTC) if request.HasField("until") else datetime.now(UTC)
+        since = (
+            request.since.ToDatetime(tzinfo=UTC) if request.HasField("since") else until - timedelta(days=30)
+        )
+        if since >= until or until - since > timedelta(days=MAX_USAGE_DAYS):
+            raise InvalidArgument(
+                "invalid_range", f"since must be before until, at most {MAX_USAGE_DAYS} days apart"
+            )
+        rows = await handlers.key_usage(
+            self.generation.engine, request.team_id, request.api_key_id or None, since, until
+        )
+        return generation_service_pb2.ListKeyUsageResponse(
+            usages=[
+                generation_service_pb2.KeyUsage(
+                    api_key_id=row.api_key_id,
+                    day=row.day,
+                    reference_model_id=row.reference_model_id,
+                    custom_model_id=row.custom_model_id,
+                    jobs=row.jobs,
+                    charged_hundredths=row.charged_hundredths,
+                    reserved_hundredths=row.reserved_hundredths,
+                )
+                for row in rows
+            ]
         )
 
     async def CancelJob(self, request, context: grpc.aio.ServicerContext):

@@ -22,7 +22,7 @@ from imagegen_platform.context import job_id_var, request_id_var
 from imagegen_platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
 from imagegen_platform.outbox import add_event
-from sqlalchemy import and_, func, insert, or_, select, tuple_, update
+from sqlalchemy import BigInteger, and_, case, func, insert, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
@@ -48,6 +48,7 @@ from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
     JobType,
+    KeySpend,
     LoraWeights,
     ModelTrainingRequest,
     charge_for,
@@ -314,6 +315,7 @@ async def create_image_job(
     request: ImageGenerationRequest,
     idempotency_key: str | None = None,
     priority: int = 0,
+    key_spend: KeySpend | None = None,
 ) -> JobView:
     """Quote, reserve and queue; with an idempotency key a retry returns the first job, charging once."""
     if idempotency_key:
@@ -322,7 +324,7 @@ async def create_image_job(
             return existing
     _check_priority(priority)
     new_job = replace(await price_image_job(gen, team_id, request), priority=priority)
-    return await _queue_job(gen, team_id, new_job, idempotency_key)
+    return await _queue_job(gen, team_id, new_job, idempotency_key, key_spend)
 
 
 async def create_training_job(
@@ -335,6 +337,7 @@ async def create_training_job(
     starting_weights_parameter: str,
     idempotency_key: str | None,
     priority: int = 0,
+    key_spend: KeySpend | None = None,
 ) -> JobView:
     """Quote (creation or refinement formula), reserve and queue the training of a model version."""
     if idempotency_key:
@@ -359,16 +362,29 @@ async def create_training_job(
         quote=quote,
         priority=priority,
     )
-    return await _queue_job(gen, team_id, new_job, idempotency_key)
+    return await _queue_job(gen, team_id, new_job, idempotency_key, key_spend)
 
 
-async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency_key: str | None) -> JobView:
-    """Reserve the quote (keyed by the new job's id), then commit the job with its JobQueued event."""
+async def _queue_job(
+    gen: Generation,
+    team_id: str,
+    new_job: NewJob,
+    idempotency_key: str | None,
+    key_spend: KeySpend | None,
+) -> JobView:
+    """Reserve the quote (keyed by the new job's id), then commit the job with its JobQueued event.
+
+    A key's spend cap is checked under a lock on the key held until the job is written, so
+    concurrent requests of one key cannot pass the cap together."""
     job_id = str(uuid.uuid4())
     job_id_var.set(job_id)
-    limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
+    reserved = False
     try:
         async with gen.engine.begin() as connection:
+            if key_spend is not None and key_spend.monthly_cap_hundredths is not None:
+                await _check_spend_cap(connection, key_spend, new_job.quote.amount_hundredths)
+            limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
+            reserved = True
             await connection.execute(
                 insert(job).values(
                     id=job_id,
@@ -389,6 +405,7 @@ async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency
                     priority=new_job.priority,
                     traceparent=tracing.current_traceparent(),
                     request_id=request_id_var.get(),
+                    api_key_id=key_spend.api_key_id if key_spend else None,
                 )
             )
             await connection.execute(
@@ -422,8 +439,92 @@ async def _queue_job(gen: Generation, team_id: str, new_job: NewJob, idempotency
         return winner
     except BaseException:
         # The job was never recorded, so nothing will settle its reservation: give it back now.
-        await gen.peers.release(job_id)
+        if reserved:
+            await gen.peers.release(job_id)
         raise
+
+
+# What a job counts against its key's cap: its charge once finished, its quote until then.
+_SPEND = case(
+    (
+        job.c.status.in_([s.value for s in JobStatus if s.is_terminal]),
+        job.c.charged_credits_hundredths,
+    ),
+    else_=job.c.estimated_credits_hundredths,
+)
+
+
+def _month_start():
+    """The start of the current UTC calendar month."""
+    return func.timezone("UTC", func.date_trunc("month", func.timezone("UTC", func.now())))
+
+
+async def _check_spend_cap(connection: AsyncConnection, key_spend: KeySpend, quote_hundredths: int) -> None:
+    """Refuse the job if it would take the key's spend this (UTC) month past its cap."""
+    await connection.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext("key-spend:" + key_spend.api_key_id)))
+    )
+    spent = await connection.scalar(
+        select(func.coalesce(func.sum(_SPEND), 0)).where(
+            job.c.api_key_id == key_spend.api_key_id, job.c.created_at >= _month_start()
+        )
+    )
+    cap = key_spend.monthly_cap_hundredths
+    if spent + quote_hundredths > cap:
+        raise FailedPrecondition(
+            "spend_cap_reached",
+            f"this API key's monthly spend cap of {cap / 100:.2f} credits would be passed",
+            {
+                "monthlySpendCap": f"{cap / 100:.2f}",
+                "spentThisMonth": f"{spent / 100:.2f}",
+                "quote": f"{quote_hundredths / 100:.2f}",
+            },
+        )
+
+
+@dataclass(frozen=True)
+class KeyUsageRow:
+    api_key_id: str
+    day: str
+    reference_model_id: int
+    custom_model_id: int
+    jobs: int
+    charged_hundredths: int
+    reserved_hundredths: int
+
+
+async def key_usage(
+    engine: AsyncEngine, team_id: str, api_key_id: str | None, since: datetime, until: datetime
+) -> list[KeyUsageRow]:
+    """The team's jobs made with API keys, summed by key, UTC day and model; newest day first."""
+    day = func.to_char(func.timezone("UTC", job.c.created_at), "YYYY-MM-DD").label("day")
+    reference = job.c.input["reference_model_id"].astext.cast(BigInteger).label("reference_model_id")
+    custom = func.coalesce(job.c.input["custom_model_id"].astext.cast(BigInteger), 0).label("custom_model_id")
+    unfinished = job.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value])
+    query = (
+        select(
+            job.c.api_key_id,
+            day,
+            reference,
+            custom,
+            func.count().label("jobs"),
+            func.sum(job.c.charged_credits_hundredths).label("charged"),
+            func.sum(case((unfinished, job.c.estimated_credits_hundredths), else_=0)).label("reserved"),
+        )
+        .where(
+            job.c.team_id == team_id,
+            job.c.api_key_id.is_not(None),
+            job.c.created_at >= since,
+            job.c.created_at < until,
+        )
+        .group_by(job.c.api_key_id, day, reference, custom)
+        .order_by(day.desc(), job.c.api_key_id, reference, custom)
+    )
+    if api_key_id:
+        query = query.where(job.c.api_key_id == api_key_id)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [KeyUsageRow(*row) for row in rows]
 
 
 async def is_queued(engine: AsyncEngine, job_id: str) -> bool:

@@ -74,6 +74,7 @@ class Peers:
         reference: ReferenceModel,
         trigger_word: str,
         training_set: TrainingSet,
+        key_spend: generation_pb2.KeySpend | None = None,
     ) -> generation_pb2.Job:
         """Quote, reserve and queue the version's training; a refusal (insufficient credits) raises."""
         response = await self.generation.CreateModelTrainingJob(
@@ -95,6 +96,7 @@ class Peers:
                 training_endpoint=reference.training_endpoint,
                 starting_weights_parameter=starting_weights_parameter(reference.training_endpoint),
                 idempotency_key=plan.idempotency_key,
+                key_spend=key_spend,
             )
         )
         return response.job

@@ -158,7 +158,12 @@ class ModelsServicer(models_service_pb2_grpc.ModelsServiceServicer):
             training_steps=request.training_steps or DEFAULT_TRAINING_STEPS,
         )
         training = await custom_models.create_custom_model(
-            self.models, request.team_id, new, list(request.training_images), request.idempotency_key
+            self.models,
+            request.team_id,
+            new,
+            list(request.training_images),
+            request.idempotency_key,
+            request.key_spend if request.HasField("key_spend") else None,
         )
         return models_service_pb2.CreateCustomModelResponse(
             custom_model=custom_model_message(training.model), job=training.job
@@ -173,6 +178,7 @@ class ModelsServicer(models_service_pb2_grpc.ModelsServiceServicer):
             list(request.training_images),
             request.training_steps,
             request.idempotency_key,
+            request.key_spend if request.HasField("key_spend") else None,
         )
         return models_service_pb2.RefineCustomModelResponse(
             custom_model=custom_model_message(training.model), job=training.job

@@ -87,6 +87,7 @@ async def _start_training(
     trigger_word: str,
     new_sources: TrainingImageSources,
     roll_back: Callable[[], Awaitable[None]],
+    key_spend: generation_pb2.KeySpend | None,
 ) -> generation_pb2.Job:
     """Prepare the version's training set, queue its job and record both. On any failure (problems in
     the set, a refused or failed call) `roll_back` removes what was written, and the error goes on:
@@ -96,7 +97,12 @@ async def _start_training(
         if training_set.problems:
             raise training_set_error(training_set.problems, len(plan.parent_image_file_ids))
         job = await models.peers.create_training_job(
-            team_id, plan, reference=reference, trigger_word=trigger_word, training_set=training_set
+            team_id,
+            plan,
+            reference=reference,
+            trigger_word=trigger_word,
+            training_set=training_set,
+            key_spend=key_spend,
         )
     except BaseException:
         await roll_back()
@@ -114,8 +120,10 @@ async def create_custom_model(
     new: NewCustomModel,
     sources: TrainingImageSources,
     idempotency_key: str = "",
+    key_spend: generation_pb2.KeySpend | None = None,
 ) -> Training:
-    """Check the request and the training set, then create the model and queue version 1's training."""
+    """Check the request and the training set, then create the model and queue version 1's training.
+    `key_spend` names the API key whose monthly cap the training counts against."""
     new.check(len(sources))
     if idempotency_key:
         replayed = await _replay_creation(models, team_id, idempotency_key)
@@ -139,7 +147,9 @@ async def create_custom_model(
             await repository.delete_model(connection, model_id)
         await _delete_files_quietly(models, team_id, plan.files_owner_id)
 
-    job = await _start_training(models, team_id, plan, reference, new.trigger_word, sources, roll_back)
+    job = await _start_training(
+        models, team_id, plan, reference, new.trigger_word, sources, roll_back, key_spend
+    )
     return Training(await _load(models, team_id, model_id), job)
 
 
@@ -172,6 +182,7 @@ async def refine_custom_model(
     sources: TrainingImageSources,
     training_steps: int = 0,
     idempotency_key: str = "",
+    key_spend: generation_pb2.KeySpend | None = None,
 ) -> Training:
     """Queue the training of the model's next version from its current (ready) one."""
     if training_steps:
@@ -203,7 +214,9 @@ async def refine_custom_model(
         async with models.engine.begin() as connection:
             await repository.delete_version(connection, model_id, plan.version)
 
-    job = await _start_training(models, team_id, plan, reference, model.trigger_word, sources, roll_back)
+    job = await _start_training(
+        models, team_id, plan, reference, model.trigger_word, sources, roll_back, key_spend
+    )
     return Training(await _load(models, team_id, model_id), job)
 
 

@@ -28,7 +28,7 @@ _HTTP_STATUS = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 # Reasons whose status differs from their gRPC code's usual mapping.
-_HTTP_STATUS_BY_REASON = {"insufficient_credits": 402}
+_HTTP_STATUS_BY_REASON = {"insufficient_credits": 402, "spend_cap_reached": 402}
 
 
 class ApiError(Exception):

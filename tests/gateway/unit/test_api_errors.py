@@ -186,3 +186,22 @@ async def test_the_openapi_document_lists_every_public_route():
         "/api/webhooks/stripe",
         "/api/stripe/webhook",
     } <= set(paths)
+
+
+async def test_a_body_over_the_limit_is_refused_with_413_whether_declared_or_streamed():
+    too_big = b"{" + b" " * SETTINGS.max_body_bytes + b"}"
+    async with client() as http:
+        declared = await http.post(
+            "/api/generate", content=too_big, headers={"content-type": "application/json"}
+        )
+
+        async def chunks():
+            for start in range(0, len(too_big), 64 * 1024):
+                yield too_big[start : start + 64 * 1024]
+
+        streamed = await http.post(
+            "/api/generate", content=chunks(), headers={"content-type": "application/json"}
+        )
+    for response in (declared, streamed):
+        error = assert_error_shape(response, 413, "payload_too_large")
+        assert error["details"]["maxBytes"] == str(SETTINGS.max_body_bytes)

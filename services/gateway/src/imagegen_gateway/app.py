@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
 from imagegen_gateway.adapters.services import Services
+from imagegen_gateway.body_limit import BodyLimitMiddleware
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
 from imagegen_gateway.observability import ObservabilityMiddleware
@@ -108,6 +109,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     )
 
     app.add_middleware(JsonByDefaultMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     # Outermost, so its span and timing cover every other middleware.
     app.add_middleware(ObservabilityMiddleware)

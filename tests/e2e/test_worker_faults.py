@@ -84,3 +84,27 @@ async def test_nats_and_postgres_restarting_under_load_lose_nothing(stack):
                 break
             await asyncio.sleep(0.2)
         assert (balance["availableCredits"], balance["reservedCredits"]) == (round(10_000 - charged, 2), 0.0)
+
+
+async def test_a_service_that_is_down_answers_503_at_once_and_recovers_when_it_is_back(stack):
+    team = stack.create_team("service-down", "basic")
+    async with httpx.AsyncClient(
+        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {team['apiKey']}"}, timeout=30
+    ) as client:
+        assert (await client.get("/api/credits/balance")).status_code == 200
+        stack.process("credits").stop()
+        try:
+            started = time.monotonic()
+            down = await client.get("/api/credits/balance")
+            elapsed = time.monotonic() - started
+            assert down.status_code == 503, down.text
+            assert down.json()["error"]["code"] == "service_unavailable"
+            assert elapsed < 2, f"a down service took {elapsed:.1f}s to answer"
+            # Routes that do not need the service keep working.
+            assert (await client.get("/api/reference-models?limit=1")).status_code == 200
+        finally:
+            stack.restart("credits")
+        deadline = time.monotonic() + 20
+        while (await client.get("/api/credits/balance")).status_code != 200:
+            assert time.monotonic() < deadline, "the gateway did not reach credits again"
+            await asyncio.sleep(0.2)

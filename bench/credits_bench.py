@@ -3,8 +3,8 @@
 One operation is the job lifecycle as the credits service sees it: `handlers.reserve(team, 10, key)`
 and then `handlers.settle(key, 7)`, i.e. a capture below the reservation that releases the rest
 (two transactions, each under the account's row lock). N asyncio workers run operations for a fixed
-time on a SQLAlchemy engine made by `imagegen_platform.db.create_engine` (the services' own engine
-settings) with a pool of N connections:
+time on the engine the service runs on (`imagegen_credits.service_layer.unit_of_work.create_engine`)
+with a pool of N connections:
 
 - hot team: every worker hits one account row, the serialisation worst case;
 - across teams: each operation picks one of 10,000 accounts at random (the first opened by
@@ -12,9 +12,9 @@ settings) with a pool of N connections:
 
 Beside each, against the same throwaway Postgres in the same run, the ceiling drives the same SQL
 transactions with plain asyncpg (a pool of N, no SQLAlchemy, no domain objects); see `Ceiling`,
-which mirrors handlers.py statement for statement. Before measuring, the script records the
-statements our handlers send for one operation and warns when their shape (verb, table, lock,
-inserted/updated columns) no longer matches the ceiling's, i.e. when `Ceiling` needs updating.
+which mirrors handlers.py statement for statement. Before measuring, the script records every
+statement the driver sends for one operation on each side (BEGIN, COMMIT and any pool pre-ping
+included) and warns when the two lists differ, i.e. when `Ceiling` needs updating.
 
 Each side runs `--seconds` in total, split ABBA (ceiling, ours, ours, ceiling; a checkpoint before
 each half) so that drift (table growth, WAL, caches) does not favour either side. Postgres runs
@@ -32,31 +32,31 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import sqlalchemy
-from imagegen_credits.adapters.tables import account, ledger_entry, reservation
+from imagegen_credits.adapters.tables import account, ledger_entry
 from imagegen_credits.domain.model import Plan
 from imagegen_credits.service_layer import handlers, ledger
+from imagegen_credits.service_layer.unit_of_work import create_engine
 from imagegen_devstack.infra import PostgresServer, free_port
 from imagegen_devstack.stack import migrate_all
-from imagegen_platform import db
 from sqlalchemy import event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -76,56 +76,52 @@ Op = Callable[[str], Awaitable[None]]
 # --- the ceiling: handlers.py's SQL, driven directly -----------------------------------------------
 
 
-def _columns(table: sqlalchemy.Table) -> str:
-    # `select(table)` names every column of the table; so do we.
-    return ", ".join(column.name for column in table.columns)
-
-
 class Ceiling:
     """reserve() and settle() of handlers.py as plain asyncpg statements, in the same order.
 
-    Keep in step with handlers.py: the shape check at start-up says when they have drifted apart.
+    Keep in step with handlers.py and adapters/repository.py: the statement check at start-up
+    says when they have drifted apart.
     """
 
-    LOCK_ACCOUNT = f"SELECT {_columns(account)} FROM credits.account WHERE team_id = $1 FOR UPDATE"
-    GET_RESERVATION = f"SELECT {_columns(reservation)} FROM credits.reservation WHERE idempotency_key = $1"
-    GET_RESERVATION_TEAM = "SELECT team_id FROM credits.reservation WHERE idempotency_key = $1"
-    LOCK_RESERVATION = GET_RESERVATION + " FOR UPDATE"
-    # _save_account writes back every mutable field of the account, whether it changed or not.
+    ACCOUNT_COLUMNS = (
+        "team_id, plan, available_hundredths, reserved_hundredths, bonus_hundredths, "
+        "total_allocated_hundredths, period_start, next_replenishment_at, billing, subscription_status, "
+        "low_balance_threshold_hundredths, below_low_balance"
+    )
+    LOCK_ACCOUNT = f"SELECT {ACCOUNT_COLUMNS} FROM credits.account WHERE team_id = $1 FOR UPDATE"
+    GET_RESERVATION = (
+        "SELECT team_id, amount_hundredths, bonus_hundredths, state, captured_hundredths, "
+        "released_hundredths FROM credits.reservation WHERE idempotency_key = $1"
+    )
+    # The reservation and its account, both locked, in one statement.
+    LOCK_SETTLEMENT = (
+        "SELECT a.team_id, a.plan, a.available_hundredths, a.reserved_hundredths, a.bonus_hundredths, "
+        "a.total_allocated_hundredths, a.period_start, a.next_replenishment_at, a.billing, "
+        "a.subscription_status, a.low_balance_threshold_hundredths, a.below_low_balance, "
+        "r.amount_hundredths, r.bonus_hundredths, r.state, r.captured_hundredths, r.released_hundredths "
+        "FROM credits.account a JOIN credits.reservation r ON r.team_id = a.team_id "
+        "WHERE r.idempotency_key = $1 FOR UPDATE"
+    )
+    # The handlers write back every mutable field of the account, whether it changed or not.
     SAVE_ACCOUNT = (
-        "UPDATE credits.account SET plan = $1, available_hundredths = $2, reserved_hundredths = $3, "
-        "bonus_hundredths = $4, total_allocated_hundredths = $5, period_start = $6, "
-        "next_replenishment_at = $7, billing = $8, subscription_status = $9, "
-        "low_balance_threshold_hundredths = $10, below_low_balance = $11, version = version + 1, "
-        "updated_at = now() WHERE team_id = $12"
+        "UPDATE credits.account SET plan = $2, available_hundredths = $3, reserved_hundredths = $4, "
+        "bonus_hundredths = $5, total_allocated_hundredths = $6, period_start = $7, "
+        "next_replenishment_at = $8, billing = $9, subscription_status = $10, "
+        "low_balance_threshold_hundredths = $11, below_low_balance = $12, version = version + 1, "
+        "updated_at = now() WHERE team_id = $1"
     )
     INSERT_RESERVATION = (
         "INSERT INTO credits.reservation (idempotency_key, team_id, amount_hundredths, bonus_hundredths, "
-        "state, captured_hundredths, released_hundredths) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "state, captured_hundredths, released_hundredths) VALUES ($1, $2, $3, $4, $5, 0, 0)"
     )
     SETTLE_RESERVATION = (
-        "UPDATE credits.reservation SET state = $1, captured_hundredths = $2, released_hundredths = $3, "
-        "settled_at = now() WHERE idempotency_key = $4"
+        "UPDATE credits.reservation SET state = $2, captured_hundredths = $3, released_hundredths = $4, "
+        "settled_at = now() WHERE idempotency_key = $1"
     )
     WRITE_LEDGER = (
         "INSERT INTO credits.ledger_entry (id, team_id, kind, amount_hundredths, bonus_hundredths, "
         "available_after_hundredths, reserved_after_hundredths, idempotency_key, description) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    )
-    # The statements of one operation whose capture is below the reservation, in order.
-    STATEMENTS = (
-        LOCK_ACCOUNT,
-        GET_RESERVATION,
-        SAVE_ACCOUNT,
-        INSERT_RESERVATION,
-        WRITE_LEDGER,
-        GET_RESERVATION_TEAM,
-        LOCK_ACCOUNT,
-        LOCK_RESERVATION,
-        SAVE_ACCOUNT,
-        SETTLE_RESERVATION,
-        WRITE_LEDGER,
-        WRITE_LEDGER,
     )
 
     def __init__(self, pool: asyncpg.Pool) -> None:
@@ -146,6 +142,7 @@ class Ceiling:
             raise RuntimeError("the ceiling does not write low-balance events")
         await conn.execute(
             self.SAVE_ACCOUNT,
+            acct["team_id"],
             acct["plan"],
             available,
             reserved,
@@ -157,7 +154,6 @@ class Ceiling:
             acct["subscription_status"],
             threshold,
             below,
-            acct["team_id"],
         )
 
     async def reserve(self, team_id: str, amount: int, key: str) -> None:
@@ -174,54 +170,41 @@ class Ceiling:
             available, bonus = available - amount, bonus - from_bonus
             reserved = acct["reserved_hundredths"] + amount
             await self._save_account(conn, acct, available, reserved, bonus)
-            await conn.execute(self.INSERT_RESERVATION, key, team_id, amount, from_bonus, "held", 0, 0)
-            await conn.execute(
+            await conn.execute(self.INSERT_RESERVATION, key, team_id, amount, from_bonus, "held")
+            # The handlers send their ledger rows with executemany: one round trip for any number.
+            await conn.executemany(
                 self.WRITE_LEDGER,
-                str(uuid.uuid4()),
-                team_id,
-                "reserve",
-                amount,
-                from_bonus,
-                available,
-                reserved,
-                key,
-                None,
+                [(str(uuid.uuid4()), team_id, "reserve", amount, from_bonus, available, reserved, key, None)],
             )
 
     async def settle(self, key: str, charge: int) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
-            team_id = await conn.fetchval(self.GET_RESERVATION_TEAM, key)
-            if team_id is None:
+            locked = await conn.fetchrow(self.LOCK_SETTLEMENT, key)
+            if locked is None:
                 raise RuntimeError(f"no reservation has the key {key}")
-            acct = await conn.fetchrow(self.LOCK_ACCOUNT, team_id)
-            held = await conn.fetchrow(self.LOCK_RESERVATION, key)
-            if held["state"] != "held":
+            if locked["state"] != "held":
                 return
-            amount, held_bonus = held["amount_hundredths"], held["bonus_hundredths"]
+            team_id, amount = locked["team_id"], locked["amount_hundredths"]
+            # Both tables have a bonus_hundredths: the account's is column 4, the reservation's 13.
+            account_bonus, held_bonus = locked[4], locked[13]
             released = amount - charge
             released_bonus = min(held_bonus, released)
-            available = acct["available_hundredths"] + released
-            reserved = acct["reserved_hundredths"] - amount
-            bonus = acct["bonus_hundredths"] + released_bonus
-            await self._save_account(conn, acct, available, reserved, bonus)
-            await conn.execute(self.SETTLE_RESERVATION, "captured", charge, released, key)
-            for kind, value, value_bonus in (
-                ("capture", charge, held_bonus - released_bonus),
-                ("release", released, released_bonus),
-            ):
-                if value != 0:
-                    await conn.execute(
-                        self.WRITE_LEDGER,
-                        str(uuid.uuid4()),
-                        team_id,
-                        kind,
-                        value,
-                        value_bonus,
-                        available,
-                        reserved,
-                        key,
-                        None,
+            available = locked["available_hundredths"] + released
+            reserved = locked["reserved_hundredths"] - amount
+            bonus = account_bonus + released_bonus
+            await self._save_account(conn, locked, available, reserved, bonus)
+            await conn.execute(self.SETTLE_RESERVATION, key, "captured", charge, released)
+            await conn.executemany(
+                self.WRITE_LEDGER,
+                [
+                    (str(uuid.uuid4()), team_id, kind, value, value_bonus, available, reserved, key, None)
+                    for kind, value, value_bonus in (
+                        ("capture", charge, held_bonus - released_bonus),
+                        ("release", released, released_bonus),
                     )
+                    if value != 0
+                ],
+            )
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:
@@ -238,46 +221,59 @@ async def ours_op(engine, team_id: str) -> None:
     await handlers.settle(engine, key, CHARGE)
 
 
-# --- statement shapes: does the ceiling still mirror the handlers? ---------------------------------
+# --- statements: does the ceiling still mirror the handlers? --------------------------------------
 
 
-def statement_shape(sql: str) -> str:
-    """Verb, table, row lock, and the columns an INSERT or UPDATE writes: what the server does."""
-    text = " ".join(sql.split())
-    verb = text.split(" ", 1)[0].upper()
-    table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+([\w.]+)", text, re.IGNORECASE)
-    shape = f"{verb} {table.group(1) if table else '?'}"
-    if verb == "INSERT":
-        columns = re.search(r"INTO\s+[\w.]+\s*\(([^)]*)\)", text, re.IGNORECASE)
-        names = sorted(name.strip() for name in columns.group(1).split(",")) if columns else []
-        shape += f" ({', '.join(names)})"
-    elif verb == "UPDATE":
-        assignments = re.search(r"\bSET\s+(.*?)\s+WHERE\b", text, re.IGNORECASE)
-        names = sorted(re.findall(r"(?:^|,\s*)(\w+)\s*=", assignments.group(1))) if assignments else []
-        shape += f" SET {', '.join(names)}"
-    elif verb == "SELECT":
-        selected = re.search(r"SELECT\s+(.*?)\s+FROM\b", text, re.IGNORECASE)
-        if selected:
-            shape += f" [{len(selected.group(1).split(','))} columns]"
-        if re.search(r"\bFOR UPDATE\b", text, re.IGNORECASE):
-            shape += " FOR UPDATE"
-    return shape
+class _OneConnection:
+    """Stands in for the ceiling's pool while its statements are recorded."""
+
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self.connection = connection
+
+    @contextlib.asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        yield self.connection
 
 
-async def check_shapes(engine, team_id: str) -> dict:
-    """Run one operation through the handlers, recording the statements SQLAlchemy sends."""
-    sent: list[str] = []
+async def check_statements(database_url: str, dsn: str, team_id: str) -> dict:
+    """Run one operation each way, recording every statement the driver sends (transaction
+    control and any pre-ping included), and compare the two lists."""
+    ours: list[str] = []
+    ceiling: list[str] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        sent.append(statement)
+    def recorder(sent: list[str]) -> Callable[[asyncpg.connection.LoggedQuery], None]:
+        return lambda query: sent.append(" ".join(query.query.split()))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    # Our side: every connection checked out of a fresh engine made like the measured one logs
+    # its driver's statements; statements sent through SQLAlchemy would bypass those loggers, so
+    # they are recorded too (their place in the list is then approximate, but never missed).
+    engine = create_engine(database_url, pool_size=1)
+    await ours_op(engine, team_id)  # connect and prepare first, as the measured phases have
+    log_ours = recorder(ours)
+
+    def on_checkout(dbapi_connection, connection_record, connection_proxy) -> None:
+        dbapi_connection.driver_connection.add_query_logger(log_ours)
+
+    def on_cursor_execute(conn, cursor, statement, parameters, context, executemany) -> None:
+        ours.append(" ".join(statement.split()))
+
+    event.listen(engine.sync_engine, "checkout", on_checkout)
+    event.listen(engine.sync_engine, "before_cursor_execute", on_cursor_execute)
     try:
         await ours_op(engine, team_id)
+        await asyncio.sleep(0)  # query loggers are called soon after each statement
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-    ours = [statement_shape(sql) for sql in sent]
-    ceiling = [statement_shape(sql) for sql in Ceiling.STATEMENTS]
+        await engine.dispose()
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        probe = Ceiling(_OneConnection(connection))
+        await probe.op(team_id)
+        connection.add_query_logger(recorder(ceiling))
+        await probe.op(team_id)
+        await asyncio.sleep(0)
+    finally:
+        await connection.close()
     return {"match": ours == ceiling, "ours": ours, "ceiling": ceiling}
 
 
@@ -642,7 +638,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 async def bench(postgres: PostgresServer, args: argparse.Namespace, environment: dict) -> dict:
     sqlalchemy_url = postgres.dsn(DATABASE)
-    engine = db.create_engine(sqlalchemy_url, pool_size=args.workers)
+    engine = create_engine(sqlalchemy_url, pool_size=args.workers)
     pool = await asyncpg.create_pool(
         postgres.dsn(DATABASE, driver="postgresql"),
         min_size=args.workers,
@@ -667,16 +663,21 @@ async def bench(postgres: PostgresServer, args: argparse.Namespace, environment:
         )
 
         await handlers.create_account(engine, PROBE_TEAM, PLAN)
-        shapes = await check_shapes(engine, PROBE_TEAM)
-        environment["statement_shapes"] = shapes
-        if shapes["match"]:
-            print(f"statement shapes: the ceiling mirrors the handlers ({len(shapes['ours'])} statements/op)")
+        statements = await check_statements(
+            sqlalchemy_url, postgres.dsn(DATABASE, driver="postgresql"), PROBE_TEAM
+        )
+        environment["statements"] = statements
+        if statements["match"]:
+            print(
+                f"statements: the ceiling sends the handlers' SQL ({len(statements['ours'])} statements/op, "
+                "BEGIN and COMMIT included)"
+            )
         else:
             print("WARNING: the handlers' statements no longer match the ceiling's; update Ceiling:")
             for label in ("ours", "ceiling"):
                 print(f"  {label}:")
-                for shape in shapes[label]:
-                    print(f"    {shape}")
+                for statement in statements[label]:
+                    print(f"    {statement}")
 
         scenarios: list[Scenario] = []
         if args.only in (None, "hot"):
@@ -746,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_seconds_per_side": args.warmup,
         "reserve_hundredths": RESERVE,
         "charge_hundredths": CHARGE,
-        "engine": "imagegen_platform.db.create_engine (pool_pre_ping=True), pool_size=workers",
+        "engine": "imagegen_credits.service_layer.unit_of_work.create_engine, pool_size=workers",
         "ceiling": "asyncpg pool of the same size, no reset on release",
     }
     print(

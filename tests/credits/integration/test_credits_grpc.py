@@ -4,14 +4,14 @@ import grpc
 import pytest
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
-from imagegen_platform import db
+from imagegen_credits.service_layer.unit_of_work import create_engine
 from imagegen_platform.grpc_client import error_reason, open_channel
 from imagegen_platform.grpc_server import ErrorAndContextInterceptor
 
 
 @pytest.fixture
 async def credits_stub(infrastructure):
-    engine = db.create_engine(infrastructure.database_url)
+    engine = create_engine(infrastructure.database_url)
     server = grpc.aio.server(interceptors=[ErrorAndContextInterceptor()])
     credits_service_pb2_grpc.add_CreditsServiceServicer_to_server(CreditsServicer(engine), server)
     port = server.add_insecure_port("127.0.0.1:0")

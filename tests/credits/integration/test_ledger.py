@@ -9,14 +9,14 @@ from imagegen_credits.adapters.tables import account, ledger_entry, outbox
 from imagegen_credits.domain.model import InsufficientCredits, Plan
 from imagegen_credits.service_layer import handlers
 from imagegen_credits.service_layer.ledger import check_ledger
-from imagegen_platform import db
+from imagegen_credits.service_layer.unit_of_work import create_engine
 from imagegen_platform.errors import InvalidArgument, NotFound
 from sqlalchemy import func, select, update
 
 
 @pytest.fixture
 async def engine(infrastructure):
-    engine = db.create_engine(infrastructure.database_url, pool_size=20)
+    engine = create_engine(infrastructure.database_url, pool_size=20)
     yield engine
     await engine.dispose()
 
@@ -102,6 +102,26 @@ async def test_concurrent_reservations_never_overdraw(engine, team_id):
     captured = sum(60_00 for n in winners if n % 2)
     assert acct.reserved_hundredths == 0
     assert acct.available_hundredths == 2_000_00 - captured
+    await assert_balance_matches_ledger(engine, team_id)
+
+
+async def test_reserves_and_settles_interleaved_on_one_team_neither_deadlock_nor_drift(engine, team_id):
+    """Jobs reserve, settle twice (a duplicated event) and replay their reserve, all at once."""
+    await handlers.create_account(engine, team_id, Plan.BASIC)
+
+    async def job(n: int) -> None:
+        key = f"{team_id}-job-{n}"
+        await handlers.reserve(engine, team_id, 10_00, key)
+        charge = 6_00 if n % 2 else None
+        await asyncio.gather(
+            handlers.settle(engine, key, charge),
+            handlers.settle(engine, key, charge),
+            handlers.reserve(engine, team_id, 10_00, key),
+        )
+
+    await asyncio.gather(*(job(n) for n in range(40)))
+    acct = await handlers.get_account(engine, team_id)
+    assert (acct.available_hundredths, acct.reserved_hundredths) == (500_00 - 20 * 6_00, 0)
     await assert_balance_matches_ledger(engine, team_id)
 
 

@@ -71,6 +71,18 @@ class ReservationState(Enum):
 
 
 @dataclass(frozen=True)
+class Reservation:
+    """Credits held for one job, keyed by the job's idempotency key; settled once."""
+
+    team_id: str
+    amount_hundredths: int
+    bonus_hundredths: int
+    state: ReservationState
+    captured_hundredths: int
+    released_hundredths: int
+
+
+@dataclass(frozen=True)
 class Movement:
     """What one operation did to the pools, for its ledger row."""
 

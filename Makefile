@@ -70,12 +70,36 @@ test-integration: sync ## integration tests against real Postgres, NATS and S3
 	$(UV) run --frozen pytest -m integration
 
 .PHONY: test-e2e
-test-e2e: sync ## end-to-end tests of the whole stack over HTTP
+test-e2e: sync browser ## end-to-end tests of the whole stack over HTTP and in a browser
 	$(UV) run --frozen pytest -m e2e
 
+# The web app's tests drive Debian's chromium through Playwright (no browser download); as root it
+# is installed from apt when missing, as the devstack installs Postgres.
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: browser
+browser: ## install Debian's chromium for the browser tests when it is missing (apt-get, as root)
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+			echo "no browser at $(CHROMIUM): install Debian's chromium (sudo apt-get install chromium)" >&2; \
+			exit 1; \
+		fi; \
+		echo "installing Debian's chromium for the browser tests ..."; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	fi
+
+.PHONY: test-web
+test-web: sync browser ## the web app in headless Chromium against the whole stack
+	CHROMIUM_PATH=$(CHROMIUM) $(UV) run --frozen pytest tests/web
+
+.PHONY: web-screenshots
+web-screenshots: sync browser ## run the web tests and keep their screenshots in docs/screenshots/
+	CHROMIUM_PATH=$(CHROMIUM) IMAGEGEN_SCREENSHOTS=docs/screenshots $(UV) run --frozen pytest tests/web
+
 .PHONY: test
-test: sync proto-check proto-lint lint ## everything CI runs: generated-code drift, lint, unit, integration and e2e tests
-	$(UV) run --frozen pytest
+test: sync proto-check proto-lint lint browser ## everything CI runs: generated-code drift, lint, unit, integration, e2e and browser tests
+	CHROMIUM_PATH=$(CHROMIUM) $(UV) run --frozen pytest
 
 .PHONY: run
 run: sync ## start the whole system locally until Ctrl-C (state and logs in .local/)
@@ -117,5 +141,6 @@ images: ## build imagegen-<service>:$(IMAGE_TAG) for every service (needs docker
 	done
 
 .PHONY: bench
-bench: sync ## benchmarks: credits reserve+capture throughput vs. the raw-SQL ceiling
+bench: sync ## benchmarks: credits ledger vs. raw SQL; pipeline jobs/s and overhead, dispatch rate, JetStream ceiling
 	$(PYTHON) bench/credits_bench.py
+	$(PYTHON) bench/pipeline_bench.py

@@ -150,6 +150,9 @@ def stack(trace_collector: TraceCollector) -> Iterator[LocalStack]:
                 # A killed worker's job goes to another worker after this long.
                 "GENERATION_WORKER_ACK_WAIT_SECONDS": "3",
                 "GENERATION_QUEUE_METRICS_INTERVAL_SECONDS": "0.5",
+                # Webhook retries within seconds (four attempts in all), found within 0.2 s of due.
+                "GATEWAY_WEBHOOK_RETRY_SCHEDULE_SECONDS": "[0.5, 1, 1]",
+                "GATEWAY_WEBHOOK_DELIVERY_POLL_SECONDS": "0.2",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": trace_collector.endpoint,
                 # Export within a fraction of a second instead of every five.
                 "OTEL_BSP_SCHEDULE_DELAY": "200",
@@ -221,6 +224,69 @@ def image_server() -> Iterator[ImageServer]:
         yield server
     finally:
         server.close()
+
+
+@dataclass(frozen=True)
+class ReceivedWebhook:
+    path: str
+    # Lowercased names.
+    headers: dict[str, str]
+    body: bytes
+    answered: int
+
+
+class WebhookReceiver:
+    """A team's webhook endpoint on loopback (the local stack may post there): records every POST
+    by path and answers 204, or the statuses queued for that path with `fail_next`, in order."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedWebhook] = []
+        self.queued: dict[str, list[int]] = {}
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                with receiver.lock:
+                    queued = receiver.queued.get(self.path, [])
+                    status = queued.pop(0) if queued else 204
+                    headers = {name.lower(): value for name, value in self.headers.items()}
+                    receiver.received.append(ReceivedWebhook(self.path, headers, body, status))
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def new_path(self) -> str:
+        return f"/hooks/{uuid.uuid4().hex}"
+
+    def fail_next(self, path: str, *statuses: int) -> None:
+        with self.lock:
+            self.queued[path] = list(statuses)
+
+    def at(self, path: str) -> list[ReceivedWebhook]:
+        with self.lock:
+            return [request for request in self.received if request.path == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    try:
+        yield receiver
+    finally:
+        receiver.close()
 
 
 @pytest.fixture

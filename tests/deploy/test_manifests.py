@@ -49,6 +49,7 @@ SERVICES = {
     "generation-worker": ("imagegen-generation", "worker", "GENERATION", 50055),
     "credits": ("imagegen-credits", "serve", "CREDITS", 50053),
     "storage": ("imagegen-storage", "serve", "STORAGE", 50054),
+    "webhook-delivery": ("imagegen-gateway", "deliver-webhooks", "GATEWAY", 50056),
 }
 PACKAGES = ["gateway", "models", "generation", "credits", "storage"]
 
@@ -400,6 +401,11 @@ def test_each_service_loads_its_settings_and_listens_where_it_is_probed(
         if name == "gateway":
             assert settings.http_host == "0.0.0.0"
             assert (settings.http_port, settings.grpc_port) == (8080, port)
+        elif name == "webhook-delivery":
+            # The gateway's settings: its health server binds the HTTP host.
+            assert settings.http_host == "0.0.0.0"
+            assert settings.webhook_delivery_health_port == port
+            assert settings.nats_url == "nats://nats:4222", "deliver-webhooks does not start without NATS"
         else:
             assert settings.grpc_host == "0.0.0.0", name
             listening = settings.worker_health_port if name == "generation-worker" else settings.grpc_port
@@ -573,13 +579,29 @@ def test_network_policies_deny_by_default_and_cover_every_process(path: str) -> 
                 targets |= set(peer.get("podSelector", {}).get("matchLabels", {}).values())
         return targets
 
-    assert ingress_from("generation") == {"gateway", "models"}
+    assert ingress_from("generation") == {"gateway", "models", "webhook-delivery"}
     # Models calls storage and generation, and consumes training events from NATS.
     assert egress_to("models") == {"storage", "generation", "nats"}
-    assert ingress_from("models") == {"gateway", "generation", "generation-worker"}
+    assert ingress_from("models") == {"gateway", "generation", "generation-worker", "webhook-delivery"}
     assert {"gateway", "generation", "generation-worker"} <= ingress_from("credits")
-    assert {"gateway", "models", "generation", "generation-worker"} <= ingress_from("storage")
-    assert {"models", "generation", "generation-worker", "credits"} <= ingress_from("nats")
+    assert {"gateway", "models", "generation", "generation-worker", "webhook-delivery"} <= ingress_from(
+        "storage"
+    )
+    assert {"models", "generation", "generation-worker", "credits", "webhook-delivery"} <= ingress_from(
+        "nats"
+    )
+    # Webhook delivery is called by nothing; it reads jobs and models, consumes NATS and posts to
+    # teams' endpoints over HTTPS outside the private ranges.
+    assert ingress_from("webhook-delivery") == set()
+    assert egress_to("webhook-delivery") == {"models", "generation", "storage", "nats"}
+    internet = [
+        peer["ipBlock"]
+        for rule in by_name["webhook-delivery"]["egress"]
+        if rule.get("ports") == [{"protocol": "TCP", "port": 443}]
+        for peer in rule.get("to", [])
+        if "ipBlock" in peer
+    ]
+    assert internet == [{"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]}]
     # The gateway is the one process anyone may reach, on its HTTP port only.
     (public,) = by_name["gateway"]["ingress"]
     assert "from" not in public and public["ports"] == [{"protocol": "TCP", "port": 8080}]

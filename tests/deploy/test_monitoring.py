@@ -27,6 +27,7 @@ METRICS_SETTINGS = {
     "generation-worker": "GENERATION_WORKER_METRICS_PORT",
     "credits": "CREDITS_METRICS_PORT",
     "storage": "STORAGE_METRICS_PORT",
+    "webhook-delivery": "GATEWAY_WEBHOOK_DELIVERY_METRICS_PORT",
 }
 OPERATOR_KINDS = {("monitoring.coreos.com/v1", "PodMonitor"), ("monitoring.coreos.com/v1", "PrometheusRule")}
 

@@ -1,8 +1,11 @@
 """The authorization matrix: every /api route of the running stack, read from its /openapi.json, with
 no key, a revoked key, a key without the route's scope and another team's key (401, 401, 403, 404),
-and no answer carrying the other team's data. Webhooks verify signatures instead of keys."""
+and no answer carrying the other team's data. Webhooks verify signatures instead of keys; the public
+auth routes take an email and password or a session cookie (tests/e2e/test_accounts.py)."""
 
 import re
+import time
+import uuid
 from dataclasses import dataclass
 
 import httpx
@@ -10,6 +13,14 @@ import pytest
 
 SCOPES = ["read", "generate", "train", "billing", "admin"]
 WEBHOOKS = {"/api/webhooks/fal", "/api/webhooks/stripe", "/api/stripe/webhook"}
+PUBLIC_AUTH = {
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/session",
+    "/api/auth/session/team",
+    "/api/invitations/accept",
+}
 GENERATE = {"referenceModelId": 1, "prompt": "a wool coat", "resolution": "512x512", "quality": "standard"}
 
 
@@ -41,7 +52,9 @@ def api_routes(gateway_url: str) -> list[Route]:
     document = httpx.get(f"{gateway_url}/openapi.json").json()
     routes = []
     for path, operations in document["paths"].items():
-        if not path.startswith("/api/") or path in WEBHOOKS:
+        if path in PUBLIC_AUTH:
+            assert not any(operation.get("security") for operation in operations.values()), path
+        if not path.startswith("/api/") or path in WEBHOOKS | PUBLIC_AUTH:
             continue
         for method, operation in operations.items():
             security = operation.get("security")
@@ -53,14 +66,23 @@ def api_routes(gateway_url: str) -> list[Route]:
 
 
 @pytest.fixture(scope="module")
-def world(stack, image_server) -> World:
+def world(stack, image_server, webhook_receiver) -> World:
     owner = stack.create_team("authz-owner", "pro")
     other = stack.create_team("authz-other", "pro")
     with httpx.Client(base_url=stack.gateway_url, headers=bearer(owner["apiKey"]), timeout=40) as api:
+        # A webhook endpoint registered before the job, so the job's completion makes it a delivery.
+        hook_url = webhook_receiver.base_url + webhook_receiver.new_path()
+        endpoint = api.post("/api/webhook-endpoints", json={"url": hook_url, "events": ["job.completed"]})
+        assert endpoint.status_code == 201, endpoint.text
         done = api.post("/api/generate", json=GENERATE, headers={"Prefer": "wait=30"})
         assert done.status_code == 200, done.text
         job = done.json()["job"]
         assert job["status"] == "completed", job
+        deliveries_path = f"/api/webhook-endpoints/{endpoint.json()['id']}/deliveries"
+        deadline = time.monotonic() + 30
+        while not (deliveries := api.get(deliveries_path).json()["items"]):
+            assert time.monotonic() < deadline, "the job's webhook delivery never appeared"
+            time.sleep(0.2)
 
         def new_key(name: str, scopes: list[str]) -> dict:
             created = api.post("/api/keys", json={"name": name, "scopes": scopes})
@@ -85,6 +107,21 @@ def world(stack, image_server) -> World:
         assert model.status_code == 202, model.text
         custom_model_id = str(model.json()["customModel"]["id"])
         listed = api.get("/api/keys", params={"limit": 100}).json()["items"]
+
+        # A person in the owner's team (signed up, then joined by invitation), and a pending invitation.
+        member_email, pending_email = (f"authz-{uuid.uuid4().hex[:12]}@example.com" for _ in range(2))
+        invited = api.post("/api/team/invitations", json={"email": member_email})
+        assert invited.status_code == 201, invited.text
+        with httpx.Client(base_url=stack.gateway_url, headers={"Origin": stack.gateway_url}) as person:
+            signed_up = person.post(
+                "/api/auth/signup",
+                json={"email": member_email, "password": "authz password 1", "teamName": "authz person"},
+            )
+            assert signed_up.status_code == 201, signed_up.text
+            accepted = person.post("/api/invitations/accept", json={"token": invited.json()["token"]})
+            assert accepted.status_code == 200, accepted.text
+        pending = api.post("/api/team/invitations", json={"email": pending_email})
+        assert pending.status_code == 201, pending.text
     return World(
         owner=owner,
         other=other,
@@ -97,6 +134,10 @@ def world(stack, image_server) -> World:
             # Reference models are a global catalog, not a team's resource.
             "model_id": "1",
             "custom_model_id": custom_model_id,
+            "user_id": signed_up.json()["user"]["id"],
+            "invitation_id": pending.json()["id"],
+            "endpoint_id": endpoint.json()["id"],
+            "delivery_id": deliveries[0]["id"],
         },
         secrets=[
             owner["teamId"],
@@ -108,6 +149,12 @@ def world(stack, image_server) -> World:
             *(key["prefix"] for key in listed),
             *keys_without.values(),
             target["key"],
+            member_email,
+            pending_email,
+            invited.json()["token"],
+            pending.json()["token"],
+            hook_url,
+            endpoint.json()["secret"],
         ],
     )
 
@@ -178,6 +225,7 @@ def test_every_route_refuses_missing_revoked_unscoped_and_foreign_keys(stack, wo
             if key["id"] == world.owner_ids["key_id"]
         )
         assert target["revokedAt"] is None
+        assert api.get(f"/api/webhook-endpoints/{world.owner_ids['endpoint_id']}").status_code == 200
 
 
 def test_keys_are_listed_without_secrets_and_a_revoked_key_stops_working_at_once(stack):

@@ -140,6 +140,24 @@ async def test_a_subscription_paid_through_stripe_sets_the_plan_and_allocates_on
     balance = await eventually(cancelled)
     assert balance and (balance["maxConcurrentJobs"], balance["availableCredits"]) == (0, 2000.0)
 
+    # Both changes of the plan in effect are in the team's audit log, made by the system (Stripe).
+    async def audited():
+        log = await client.get(
+            "/api/audit-log",
+            params={"action": "plan.changed"},
+            headers={"Authorization": f"Bearer {team['apiKey']}"},
+        )
+        items = log.json()["items"]
+        return items if len(items) == 2 else None
+
+    changes = await eventually(audited)
+    assert changes, "plan changes never reached the audit log"
+    assert [(c["details"]["previousPlan"], c["details"]["plan"]) for c in changes] == [
+        ("pro", "free"),
+        ("free", "pro"),
+    ]
+    assert {c["actor"]["type"] for c in changes} == {"system"}
+
 
 async def test_a_top_up_adds_bonus_credits_once(stack, client):
     team = stack.create_team("stripe-topup", "basic")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 import asyncpg
 import httpx
+import nats
 import pytest
 
 SLOW = {"referenceModelId": 4, "resolution": "512x512", "quality": "standard"}
@@ -80,6 +81,22 @@ async def test_several_workers_never_run_more_jobs_of_a_team_than_its_plan_allow
             assert {job["status"] for job in jobs} == {"completed"}
         # The limit is reached and never passed, across three worker processes.
         assert await most_running_at_once(stack.database_url, teams[plan]["teamId"]) == limit
+    # Each JobQueued message was acknowledged once its job left the queue: none is left pending.
+    assert await queue_drained(stack.nats_url)
+
+
+async def queue_drained(nats_url: str, within: float = 60) -> bool:
+    connection = await nats.connect(nats_url)
+    try:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            info = await connection.jetstream().consumer_info("GENERATION", "generation-worker")
+            if info.num_pending == 0 and info.num_ack_pending == 0:
+                return True
+            await asyncio.sleep(0.5)
+        return False
+    finally:
+        await connection.close()
 
 
 async def test_a_newcomers_first_job_starts_while_another_teams_backlog_waits(stack, extra_workers):

@@ -1,10 +1,10 @@
 """Credits against a real Postgres: idempotency, settlement and concurrent reservations."""
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from imagegen.credits.v1 import events_pb2
+from imagegen.credits.v1 import credits_pb2, events_pb2
 from imagegen_credits.adapters.tables import account, ledger_entry, outbox
 from imagegen_credits.domain.model import InsufficientCredits, Plan
 from imagegen_credits.service_layer import handlers
@@ -233,3 +233,27 @@ async def test_the_check_finds_a_balance_that_disagrees_with_the_ledger(engine, 
         await connection.execute(
             update(account).where(account.c.team_id == team_id).values(available_hundredths=500_00)
         )
+
+
+async def test_a_change_of_the_plan_in_effect_is_announced_once(engine, team_id):
+    await handlers.create_account(engine, team_id, Plan.BASIC)
+    at = datetime.now(UTC)
+
+    def change(plan: Plan | None, status: str, seconds: int) -> handlers.SubscriptionChange:
+        return handlers.SubscriptionChange(plan, status, "sub_1", at + timedelta(seconds=seconds))
+
+    await handlers.apply_subscription(engine, team_id, change(Plan.PRO, "active", 1))
+    await handlers.apply_subscription(engine, team_id, change(Plan.PRO, "active", 2))  # nothing changed
+    await handlers.apply_subscription(engine, team_id, change(None, "unpaid", 3))  # free limits now
+    await handlers.set_plan(engine, team_id, Plan.PRO)  # still unpaid: still free in effect
+    async with engine.connect() as connection:
+        payloads = (
+            await connection.execute(
+                select(outbox.c.payload).where(outbox.c.subject == "credits.v1.plan.changed")
+            )
+        ).scalars()
+        changes = [e for e in map(events_pb2.PlanChanged.FromString, payloads) if e.team_id == team_id]
+    assert [(e.previous_plan, e.plan, e.subscription_status) for e in changes] == [
+        (credits_pb2.PLAN_BASIC, credits_pb2.PLAN_PRO, "active"),
+        (credits_pb2.PLAN_PRO, credits_pb2.PLAN_FREE, "unpaid"),
+    ]

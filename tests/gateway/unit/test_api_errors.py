@@ -5,9 +5,10 @@ import httpx
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from imagegen_gateway.adapters import api_keys
 from imagegen_gateway.app import create_app
 from imagegen_gateway.config import GatewaySettings
-from imagegen_gateway.deps import get_services, get_team_id
+from imagegen_gateway.deps import get_caller, get_services
 
 
 def rpc_error(code: grpc.StatusCode, message: str, reason: str | None = None) -> grpc.aio.AioRpcError:
@@ -59,7 +60,9 @@ def client(error: grpc.aio.AioRpcError | None = None, authenticated: bool = True
         error or rpc_error(grpc.StatusCode.INTERNAL, "x")
     )
     if authenticated:
-        app.dependency_overrides[get_team_id] = lambda: "team-1"
+        app.dependency_overrides[get_caller] = lambda: api_keys.Caller(
+            "key-1", "team-1", frozenset(api_keys.SCOPES)
+        )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
 
@@ -205,3 +208,19 @@ async def test_a_body_over_the_limit_is_refused_with_413_whether_declared_or_str
     for response in (declared, streamed):
         error = assert_error_shape(response, 413, "payload_too_large")
         assert error["details"]["maxBytes"] == str(SETTINGS.max_body_bytes)
+
+
+async def test_the_web_apps_origin_gets_cors_and_others_do_not():
+    web_origin = "https://app.imagegen.example"
+    app = create_app(SETTINGS.model_copy(update={"web_origins": [web_origin]}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
+        ours = await http.options(
+            "/api/generate", headers={"Origin": web_origin, "Access-Control-Request-Method": "POST"}
+        )
+        foreign = await http.options(
+            "/api/generate",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        )
+    assert ours.headers["access-control-allow-origin"] == web_origin
+    assert ours.headers["access-control-allow-credentials"] == "true"
+    assert "access-control-allow-origin" not in foreign.headers

@@ -1,4 +1,5 @@
-"""Scopes on API keys: every /api route declares one, and a key without it gets 403 before any work."""
+"""Scopes on API keys: every /api route but webhooks and the public auth routes declares one, and a key
+without it gets 403 before any work."""
 
 import httpx
 import pytest
@@ -16,6 +17,15 @@ SETTINGS = GatewaySettings(
 VALID_BODY = {"referenceModelId": 1, "prompt": "a red dress"}
 
 WEBHOOKS = {"/api/webhooks/fal", "/api/webhooks/stripe", "/api/stripe/webhook"}
+# Signing up and in take an email and password, the rest a session cookie: no key, so no scope.
+PUBLIC_AUTH = {
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/logout",
+    "/api/auth/session",
+    "/api/auth/session/team",
+    "/api/invitations/accept",
+}
 
 
 def operations() -> list[tuple[str, str, list | None]]:
@@ -28,9 +38,9 @@ def operations() -> list[tuple[str, str, list | None]]:
     ]
 
 
-def test_every_api_operation_but_webhooks_declares_exactly_one_scope():
+def test_every_api_operation_but_webhooks_and_public_auth_declares_exactly_one_scope():
     for method, path, security in operations():
-        if path in WEBHOOKS:
+        if path in WEBHOOKS | PUBLIC_AUTH:
             assert security is None, (method, path)
             continue
         assert security and len(security) == 1, (method, path)
@@ -48,17 +58,34 @@ POLICY = {
     ("GET", "/api/keys"): "admin",
     ("POST", "/api/keys"): "admin",
     ("DELETE", "/api/keys/{key_id}"): "admin",
+    ("GET", "/api/keys/usage"): "admin",
+    ("GET", "/api/keys/{key_id}/usage"): "admin",
+    ("GET", "/api/audit-log"): "admin",
     ("POST", "/api/models"): "train",
     ("PATCH", "/api/models/{custom_model_id}"): "train",
     ("DELETE", "/api/models/{custom_model_id}"): "train",
     ("POST", "/api/models/{custom_model_id}/refine"): "train",
     ("POST", "/api/uploads"): "train",
+    ("PATCH", "/api/team/members/{user_id}"): "admin",
+    ("DELETE", "/api/team/members/{user_id}"): "admin",
+    ("POST", "/api/team/invitations"): "admin",
+    ("GET", "/api/team/invitations"): "admin",
+    ("DELETE", "/api/team/invitations/{invitation_id}"): "admin",
+    # Webhook endpoints and their delivery log (payloads, endpoint answers) are the admin's alone.
+    ("POST", "/api/webhook-endpoints"): "admin",
+    ("GET", "/api/webhook-endpoints"): "admin",
+    ("GET", "/api/webhook-endpoints/{endpoint_id}"): "admin",
+    ("PATCH", "/api/webhook-endpoints/{endpoint_id}"): "admin",
+    ("DELETE", "/api/webhook-endpoints/{endpoint_id}"): "admin",
+    ("POST", "/api/webhook-endpoints/{endpoint_id}/rotate-secret"): "admin",
+    ("GET", "/api/webhook-endpoints/{endpoint_id}/deliveries"): "admin",
+    ("POST", "/api/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver"): "admin",
 }
 
 
 def test_each_operation_needs_the_scope_of_the_policy():
     for method, path, security in operations():
-        if path in WEBHOOKS:
+        if path in WEBHOOKS | PUBLIC_AUTH:
             continue
         expected = POLICY.get((method, path), "read" if method == "GET" else None)
         assert expected, f"{method} {path}: add its scope to POLICY"
@@ -94,6 +121,8 @@ def client() -> httpx.AsyncClient:
         ("PUT", "/api/credits/low-balance-threshold", "billing"),
         ("GET", "/api/keys", "admin"),
         ("POST", "/api/keys", "admin"),
+        ("POST", "/api/webhook-endpoints", "admin"),
+        ("GET", "/api/webhook-endpoints/endpoint-1/deliveries", "admin"),
     ],
 )
 async def test_a_key_without_the_scope_gets_403_insufficient_scope(keys, method, path, scope):

@@ -735,6 +735,7 @@ async def test_usage_is_summed_by_key_day_and_model(generation, team_id):
         (first.api_key_id, today, 1, 2, 54_00),
         (second.api_key_id, today, 1, 1, 27_00),
     ]
+    assert all(isinstance(row.charged_hundredths, int) for row in rows)
     only_second = await handlers.key_usage(
         generation.engine, team_id, second.api_key_id, now - timedelta(days=1), now + timedelta(minutes=1)
     )

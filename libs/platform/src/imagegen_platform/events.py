@@ -21,11 +21,13 @@ GENERATION_STREAM_CONFIG = StreamConfig(
 GENERATION_STREAM = JStream(name="GENERATION", declare=False)
 
 CREDITS_STREAM_CONFIG = StreamConfig(name="CREDITS", subjects=["credits.v1.>"], duplicate_window=600)
+CREDITS_STREAM = JStream(name="CREDITS", declare=False)
 
 JOB_QUEUED_SUBJECT = "generation.v1.job.queued"
 JOB_STARTED_SUBJECT = "generation.v1.job.started"
 JOB_FINISHED_SUBJECT = "generation.v1.job.finished"
 LOW_BALANCE_SUBJECT = "credits.v1.balance.low"
+PLAN_CHANGED_SUBJECT = "credits.v1.plan.changed"
 
 
 def create_broker(nats_url: str) -> NatsBroker:

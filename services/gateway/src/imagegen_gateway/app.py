@@ -6,10 +6,12 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from imagegen_platform import db, grpc_server
 from imagegen_platform.context import REQUEST_ID_HEADER, request_id_var
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from imagegen_gateway import web
 from imagegen_gateway.adapters.fal_webhooks import FalWebhookVerifier
 from imagegen_gateway.adapters.services import Services
 from imagegen_gateway.body_limit import BodyLimitMiddleware
@@ -17,7 +19,10 @@ from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.errors import install_error_handlers
 from imagegen_gateway.observability import ObservabilityMiddleware
 from imagegen_gateway.observability import router as metrics_router
+from imagegen_gateway.rate_limit_headers import RateLimitHeadersMiddleware
 from imagegen_gateway.routes import (
+    audit,
+    auth,
     credits,
     generate,
     images,
@@ -25,7 +30,9 @@ from imagegen_gateway.routes import (
     keys,
     models,
     reference_models,
+    team,
     uploads,
+    webhook_endpoints,
     webhooks,
 )
 
@@ -107,9 +114,30 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         # the fal webhook URL, which FastAPI's own spans (headers only) cannot.
         telemetry={"tracing": False},
     )
+    # Known before the lifespan runs, so dependencies can read it in any app built from settings.
+    app.state.settings = settings
 
     app.add_middleware(JsonByDefaultMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RateLimitHeadersMiddleware)
+    # The web app's origins may call the API from their pages with the session cookie (and read
+    # the headers clients use); other origins get no CORS grant.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.web_origins,
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Prefer", "X-Request-Id"],
+        expose_headers=[
+            "X-Request-Id",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+            "Retry-After",
+            "Preference-Applied",
+        ],
+        max_age=600,
+    )
     app.add_middleware(RequestIdMiddleware)
     # Outermost, so its span and timing cover every other middleware.
     app.add_middleware(ObservabilityMiddleware)
@@ -124,8 +152,14 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         models.router,
         uploads.router,
         keys.router,
+        audit.router,
+        auth.router,
+        team.router,
+        team.invitations_router,
+        webhook_endpoints.router,
         webhooks.router,
         webhooks.seed_router,
     ):
         app.include_router(router)
+    web.install(app)  # the web app at `/`, for paths no route above matched
     return app

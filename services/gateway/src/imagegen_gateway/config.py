@@ -1,5 +1,12 @@
-from pydantic import AliasChoices, Field, SecretStr
+from typing import Self
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from imagegen_gateway.csrf import origin_of
+
+# Hosts a developer's browser reaches the gateway on without TLS.
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
 class GatewaySettings(BaseSettings):
@@ -24,9 +31,35 @@ class GatewaySettings(BaseSettings):
     )
     # Deadline of every call to a service.
     rpc_timeout_seconds: float = 10.0
+    # Requests a minute each API key (or signed-in person) and each team may make, in bursts too.
+    rate_limit_per_key_per_minute: int = Field(default=600, ge=1)
+    rate_limit_per_team_per_minute: int = Field(default=1200, ge=1)
     # Largest request body accepted (413 above it); images are uploaded to S3, not through here.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
+
+    # Accounts for people. Where browsers reach the API (https://imagegen.example.com): session cookies
+    # are `Secure` unless it is plain http, which only local use should be. Unset while serving on
+    # loopback, it is that address; unset elsewhere, cookies are `Secure` and no origin is trusted.
+    public_url: str | None = None
+    # Origins whose pages may send cookie-authenticated writes (a JSON list); default: public_url's.
+    web_origins: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _browser_defaults(self) -> Self:
+        if self.public_url is None and self.http_host in _LOOPBACK_HOSTS:
+            self.public_url = f"http://{self.http_host}:{self.http_port}"
+        if self.web_origins is None:
+            self.web_origins = [self.public_url] if self.public_url else []
+        origins = [origin_of(origin) for origin in self.web_origins]
+        if None in origins:
+            raise ValueError(f"web_origins must be http(s) origins, not {self.web_origins}")
+        self.web_origins = [origin for origin in origins if origin]
+        return self
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        return self.public_url is None or not self.public_url.startswith("http://")
 
     # Outbound webhooks. The HTTP API only manages endpoints; the `deliver-webhooks` role consumes
     # events from NATS and posts them, so it alone needs nats_url (it refuses to start without it).

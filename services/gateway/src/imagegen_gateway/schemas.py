@@ -2,10 +2,12 @@
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+from imagegen_gateway import passwords
 
 # Ids travel as int64 between services.
 MAX_ID = 2**63 - 1
@@ -227,6 +229,8 @@ class WebhookAccepted(PublicModel):
 
 
 Scope = Literal["read", "generate", "train", "billing", "admin"]
+# Who did something: an API key, or a signed-in user.
+ActorType = Literal["apiKey", "user"]
 
 
 class ApiKeyCreate(PublicModel):
@@ -234,7 +238,7 @@ class ApiKeyCreate(PublicModel):
 
     name: str = Field(min_length=1, max_length=100, examples=["ci pipeline"])
     scopes: list[Scope] = Field(min_length=1, max_length=5, examples=[["read", "generate"]])
-    # Credits a month, at most two decimals; stored only: enforcing it is not built yet.
+    # Credits a month (two decimals at most): the key's new jobs stop (402) once its spend would pass it.
     monthly_spend_cap: Decimal | None = Field(
         default=None, ge=0, le=MAX_CREDITS, decimal_places=2, examples=[500.0]
     )
@@ -248,7 +252,9 @@ class ApiKeyPublic(PublicModel):
     name: str
     scopes: list[Scope]
     monthly_spend_cap: float | None
+    # The key or user that made it (null for the admin CLI's first key); createdByType says which.
     created_by: str | None
+    created_by_type: ActorType | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -367,3 +373,243 @@ class UploadPublic(PublicModel):
     method: Literal["PUT"] = "PUT"
     headers: dict[str, str]
     expires_at: datetime
+
+
+WebhookEventType = Literal["job.completed", "job.failed", "job.cancelled", "model.ready", "credits.low"]
+WebhookUrl = Annotated[str, Field(min_length=1, max_length=2048, examples=["https://example.com/webhooks"])]
+
+
+class WebhookEndpointCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    url: WebhookUrl
+    events: list[WebhookEventType] = Field(min_length=1, max_length=20, examples=[["job.completed"]])
+    description: str = Field(default="", max_length=500)
+
+
+class WebhookEndpointUpdate(PublicModel):
+    """Fields left out (or null) stay as they are; `enabled: false` pauses deliveries."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    url: WebhookUrl | None = None
+    events: list[WebhookEventType] | None = Field(default=None, min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+
+
+class WebhookEndpointPublic(PublicModel):
+    """An endpoint as listed: never its secret."""
+
+    id: str
+    url: str
+    description: str
+    events: list[WebhookEventType]
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookEndpointWithSecret(WebhookEndpointPublic):
+    # The signing secret (whsec_...), shown only when the endpoint is made and when it is rotated.
+    secret: str
+
+
+class WebhookEndpointPage(PublicModel):
+    items: list[WebhookEndpointPublic]
+    next_cursor: str | None
+
+
+class WebhookAttemptPublic(PublicModel):
+    attempted_at: datetime
+    # The endpoint's answer; null when none came (then `error` says why).
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+    # The start of the endpoint's answer (at most 1 KiB).
+    response_body: str | None
+
+
+class WebhookDeliveryPublic(PublicModel):
+    # The `webhook-id` header: the same on every retry and redelivery.
+    id: str
+    # The event's id, the same for every endpoint that received it.
+    event_id: str
+    event_type: WebhookEventType
+    status: Literal["pending", "succeeded", "failed"]
+    # The body as sent and signed: {"type", "timestamp", "data"}.
+    payload: dict[str, Any]
+    created_at: datetime
+    # While pending: when it is tried next.
+    next_attempt_at: datetime | None
+    # Oldest first.
+    attempts: list[WebhookAttemptPublic]
+
+
+class WebhookDeliveryPage(PublicModel):
+    items: list[WebhookDeliveryPublic]
+    next_cursor: str | None
+
+
+# Accounts for people: sign-up and sessions, a team's members and invitations.
+
+
+def _normalised_email(value: object) -> object:
+    # One account per address however it is typed: " Ada@Example.COM" is ada@example.com.
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+Email = Annotated[
+    str,
+    BeforeValidator(_normalised_email),
+    Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", examples=["ada@example.com"]),
+]
+Role = Literal["owner", "member"]
+
+
+class UserCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    email: Email
+    # At least 12 characters; the route names what is wrong with a refused one.
+    password: str = Field(examples=["correct horse battery staple"])
+    team_name: str = Field(min_length=1, max_length=100, examples=["Acme"])
+
+
+class SessionCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    email: Email
+    password: str = Field(max_length=passwords.MAX_LENGTH)
+
+
+class SessionTeamUpdate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    team_id: str = Field(min_length=1, max_length=100)
+
+
+class UserPublic(PublicModel):
+    id: str
+    email: str
+    created_at: datetime
+
+
+class UserTeamPublic(PublicModel):
+    """A team of the signed-in user, with their role in it."""
+
+    id: str
+    name: str
+    role: Role
+
+
+class UserCreated(PublicModel):
+    user: UserPublic
+    team: UserTeamPublic
+
+
+class SessionPublic(PublicModel):
+    user: UserPublic
+    teams: list[UserTeamPublic]
+    # The team the session acts for; null while the user is in no team.
+    current_team: UserTeamPublic | None
+    # Moves forward with use: a session ends 14 days after its last request, or at logout.
+    expires_at: datetime
+
+
+class MemberPublic(PublicModel):
+    user_id: str
+    email: str
+    role: Role
+    joined_at: datetime
+
+
+class MemberPage(PublicModel):
+    items: list[MemberPublic]
+    next_cursor: str | None
+
+
+class MemberUpdate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    # Omitted: nothing changes.
+    role: Role | None = None
+
+
+class InvitationCreate(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    email: Email
+    role: Role = "member"
+
+
+class InvitationPublic(PublicModel):
+    id: str
+    email: str
+    role: Role
+    status: Literal["pending", "accepted", "revoked", "expired"]
+    invited_by: str | None
+    invited_by_type: ActorType | None
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None
+    revoked_at: datetime | None
+
+
+class InvitationCreated(InvitationPublic):
+    # The one-time secret to accept it with, shown only in this response (no mail is sent).
+    token: str
+
+
+class InvitationPage(PublicModel):
+    items: list[InvitationPublic]
+    next_cursor: str | None
+
+
+class InvitationAccept(PublicModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    token: str = Field(min_length=1, max_length=200)
+
+
+class AuditActor(PublicModel):
+    # api_key, user, or system (e.g. Stripe changing the plan).
+    type: str
+    id: str | None
+
+
+class AuditTarget(PublicModel):
+    type: str | None
+    id: str | None
+
+
+class AuditEventPublic(PublicModel):
+    id: str
+    actor: AuditActor
+    # e.g. api_key.created, api_key.revoked, custom_model.deleted, plan.changed
+    action: str
+    target: AuditTarget
+    details: dict
+    request_id: str | None
+    created_at: datetime
+
+
+class AuditEventPage(PublicModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None
+
+
+class KeyUsagePublic(PublicModel):
+    api_key_id: str
+    # The UTC day, YYYY-MM-DD.
+    day: str
+    reference_model_id: int
+    custom_model_id: int | None
+    jobs: int
+    charged_credits: float
+    # Held by the day's jobs still queued or running.
+    reserved_credits: float
+
+
+class KeyUsagePage(PublicModel):
+    items: list[KeyUsagePublic]

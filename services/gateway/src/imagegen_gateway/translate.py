@@ -8,6 +8,7 @@ from imagegen.models.v1 import models_pb2
 from imagegen.storage.v1 import storage_pb2
 
 from imagegen_gateway import schemas
+from imagegen_gateway.errors import ApiError
 
 _STATUS = {
     generation_pb2.JOB_STATUS_QUEUED: "queued",
@@ -205,3 +206,14 @@ def custom_model_public(
         created_at=utc(model.created_at),
         updated_at=utc(model.updated_at),
     )
+
+
+def timestamp(name: str, value: datetime | None) -> Timestamp | None:
+    """A query parameter's time for a service; a time without a UTC offset is a 400 naming it."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ApiError(400, "invalid_request", "times need a UTC offset", {name: "RFC 3339 with an offset"})
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp

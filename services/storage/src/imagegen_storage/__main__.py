@@ -40,6 +40,8 @@ async def serve(settings: StorageSettings) -> None:
     # The bucket expires objects by their retention tag even if the cleanup never runs.
     if await storage.blobs.apply_lifecycle(storage.retention.all_days()):
         log.info("applied the bucket's lifecycle rules")
+    if settings.cors_allowed_origins:
+        await storage.blobs.apply_cors(settings.cors_allowed_origins)
     try:
         await grpc_server.serve(
             host=settings.grpc_host,

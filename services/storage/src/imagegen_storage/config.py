@@ -37,6 +37,9 @@ class StorageSettings(ServiceSettings):
     # is kept before the cleanup (and the bucket's lifecycle rule) removes it.
     upload_url_ttl_seconds: int = Field(default=15 * 60, ge=1, le=7 * 24 * 3600)
     upload_retention_days: int = Field(default=1, ge=1)
+    # Web origins whose pages upload to and download from the bucket through signed URLs (the web
+    # app's, JSON list): the bucket's CORS rule allows exactly these; empty leaves its CORS as it is.
+    cors_allowed_origins: list[str] = Field(default_factory=list)
     # Networks a fetch may reach although they are not public (JSON list of CIDRs). Empty in
     # production; the local stack allows loopback for the fal emulator.
     fetch_allowed_networks: list[str] = Field(default_factory=list)

@@ -1,4 +1,5 @@
-"""The whole system on one machine: infrastructure, the fal emulator and the five services.
+"""The whole system on one machine: infrastructure, the fal emulator and the five services (with
+the generation worker, the gateway's webhook delivery and storage's cleanup beside them).
 
 `make run` and the end-to-end tests both start it through LocalStack, so the tests exercise the
 same wiring a developer runs.
@@ -19,6 +20,7 @@ from imagegen_fal_emulator.settings import client_env
 from imagegen_gateway.config import GatewaySettings
 from imagegen_gateway.entrypoints import admin
 
+from imagegen_devstack import checkout
 from imagegen_devstack.infra import (
     ManagedProcess,
     NatsServer,
@@ -39,6 +41,8 @@ STRIPE_DEFAULTS = {
     "STRIPE_PRICE_PRO": "price_local_pro",
     "STRIPE_PRICE_ENTERPRISE": "price_local_enterprise",
 }
+# Encrypts webhook endpoints' signing secrets at rest (a Fernet key); local development only.
+WEBHOOK_SECRETS_KEY = "aW1hZ2VnZW4tbG9jYWwtd2ViaG9vay1zZWNyZXRzISE="
 # Services migrate in this order; each owns one schema.
 MIGRATING_SERVICES = ("credits", "models", "storage", "generation", "gateway")
 
@@ -52,17 +56,22 @@ class StackPorts:
     credits: int = 50053
     storage: int = 50054
     generation_worker: int = 50055
+    # gRPC health of the gateway's deliver-webhooks process.
+    webhook_delivery: int = 50056
     postgres: int = 15432
     nats: int = 14222
     nats_monitor: int = 18222
     s3: int = 19000
     fal: int = 18443
+    # The stand-in for Stripe's hosted Checkout that the web app's upgrade buttons lead to.
+    stripe_checkout: int = 18444
     # Prometheus /metrics of each gRPC process (the gateway serves its own on its HTTP port).
     models_metrics: int = 19101
     generation_metrics: int = 19102
     credits_metrics: int = 19103
     storage_metrics: int = 19104
     generation_worker_metrics: int = 19105
+    webhook_delivery_metrics: int = 19106
 
     @classmethod
     def free(cls) -> "StackPorts":
@@ -113,7 +122,14 @@ class LocalStack:
             "gateway": f"{self.gateway_url}/metrics",
             **{
                 name: f"http://127.0.0.1:{getattr(ports, name.replace('-', '_') + '_metrics')}/metrics"
-                for name in ("models", "generation", "generation-worker", "credits", "storage")
+                for name in (
+                    "models",
+                    "generation",
+                    "generation-worker",
+                    "credits",
+                    "storage",
+                    "webhook-delivery",
+                )
             },
         }
 
@@ -154,6 +170,17 @@ class LocalStack:
             "GATEWAY_CREDITS_ADDR": addr["credits"],
             "GATEWAY_STORAGE_ADDR": addr["storage"],
             "GATEWAY_FAL_JWKS_URL": fal["FAL_JWKS_URL"],
+            # The web app: images and uploads come from the local S3, upgrades go to the stand-in.
+            "GATEWAY_WEB_MEDIA_ORIGINS": json.dumps([self.s3.endpoint_url]),
+            "GATEWAY_WEB_CHECKOUT_LINKS": json.dumps(checkout.links(ports.stripe_checkout)),
+            "STORAGE_CORS_ALLOWED_ORIGINS": json.dumps([self.gateway_url]),
+            # deliver-webhooks: events from NATS, to endpoints a developer runs on this machine.
+            "GATEWAY_NATS_URL": self.nats_url,
+            "GATEWAY_WEBHOOK_SECRETS_KEY": WEBHOOK_SECRETS_KEY,
+            "GATEWAY_WEBHOOK_ALLOW_HTTP": "true",
+            "GATEWAY_WEBHOOK_ALLOWED_NETWORKS": '["127.0.0.0/8", "::1/128"]',
+            "GATEWAY_WEBHOOK_DELIVERY_HEALTH_PORT": str(ports.webhook_delivery),
+            "GATEWAY_WEBHOOK_DELIVERY_METRICS_PORT": str(ports.webhook_delivery_metrics),
             "MODELS_GRPC_PORT": str(ports.models),
             "MODELS_DATABASE_URL": self.database_url,
             "MODELS_NATS_URL": self.nats_url,
@@ -293,12 +320,28 @@ class LocalStack:
                 self.ports.generation_worker,
             ),
             ("gateway", ["-m", "imagegen_gateway", "serve"], self.ports.gateway),
+            (
+                "webhook-delivery",
+                ["-m", "imagegen_gateway", "deliver-webhooks"],
+                self.ports.webhook_delivery,
+            ),
         ]
         started = [(self._spawn(name, args), port) for name, args, port in services]
         for process, port in started:
             process.wait_ready(lambda port=port: tcp_is_open("127.0.0.1", port), timeout=60)
         # Retention's second layer (the first is the bucket's lifecycle rule); it listens on nothing.
         self._spawn("storage-cleanup", ["-m", "imagegen_storage", "cleanup"])
+        self._spawn(
+            "stripe-checkout",
+            [
+                "-m",
+                "imagegen_devstack.checkout",
+                "--port",
+                str(self.ports.stripe_checkout),
+                "--gateway",
+                self.gateway_url,
+            ],
+        )
 
     def create_team(self, name: str, plan: str) -> dict[str, str]:
         """What `imagegen-admin create-team` does, in this process (a thread with its own event loop,

@@ -22,15 +22,18 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from imagegen.credits.v1 import credits_pb2 as imagegen_dot_credits_dot_v1_dot_credits__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imagegen/credits/v1/events.proto\x12\x13imagegen.credits.v1\"`\n\x11LowBalanceCrossed\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x1c\n\x14\x61vailable_hundredths\x18\x02 \x01(\x03\x12\x1c\n\x14threshold_hundredths\x18\x03 \x01(\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n imagegen/credits/v1/events.proto\x12\x13imagegen.credits.v1\x1a!imagegen/credits/v1/credits.proto\"`\n\x11LowBalanceCrossed\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x1c\n\x14\x61vailable_hundredths\x18\x02 \x01(\x03\x12\x1c\n\x14threshold_hundredths\x18\x03 \x01(\x03\"\x96\x01\n\x0bPlanChanged\x12\x0f\n\x07team_id\x18\x01 \x01(\t\x12\x30\n\rprevious_plan\x18\x02 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\x12\'\n\x04plan\x18\x03 \x01(\x0e\x32\x19.imagegen.credits.v1.Plan\x12\x1b\n\x13subscription_status\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'imagegen.credits.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LOWBALANCECROSSED']._serialized_start=57
-  _globals['_LOWBALANCECROSSED']._serialized_end=153
+  _globals['_LOWBALANCECROSSED']._serialized_start=92
+  _globals['_LOWBALANCECROSSED']._serialized_end=188
+  _globals['_PLANCHANGED']._serialized_start=191
+  _globals['_PLANCHANGED']._serialized_end=341
 # @@protoc_insertion_point(module_scope)

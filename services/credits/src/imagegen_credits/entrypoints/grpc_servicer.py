@@ -8,7 +8,7 @@ from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_servic
 from imagegen_platform.errors import InvalidArgument
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen_credits.domain.model import PLAN_LIMITS, Account, LedgerKind, Plan
+from imagegen_credits.domain.model import PLAN_LIMITS, Account, LedgerKind
 from imagegen_credits.domain.pricing import (
     Operation,
     PriceQuote,
@@ -19,12 +19,7 @@ from imagegen_credits.domain.pricing import (
 from imagegen_credits.service_layer import handlers, ledger, stripe_events
 from imagegen_credits.service_layer.pricing import current_pricing
 
-_PLAN_TO_WIRE = {
-    Plan.FREE: credits_pb2.PLAN_FREE,
-    Plan.BASIC: credits_pb2.PLAN_BASIC,
-    Plan.PRO: credits_pb2.PLAN_PRO,
-    Plan.ENTERPRISE: credits_pb2.PLAN_ENTERPRISE,
-}
+_PLAN_TO_WIRE = handlers.PLAN_TO_WIRE
 _PLAN_FROM_WIRE = {wire: plan for plan, wire in _PLAN_TO_WIRE.items()}
 _KIND_TO_WIRE = {kind: getattr(credits_pb2, f"LEDGER_ENTRY_KIND_{kind.name}") for kind in LedgerKind}
 _KIND_FROM_WIRE = {wire: kind for kind, wire in _KIND_TO_WIRE.items()}

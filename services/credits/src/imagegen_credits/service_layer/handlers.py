@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from asyncpg import Connection
-from imagegen.credits.v1 import events_pb2
+from imagegen.credits.v1 import credits_pb2, events_pb2
 from imagegen_platform import tracing
 from imagegen_platform.context import request_id_var
 from imagegen_platform.errors import InvalidArgument, NotFound
-from imagegen_platform.events import LOW_BALANCE_SUBJECT
+from imagegen_platform.events import LOW_BALANCE_SUBJECT, PLAN_CHANGED_SUBJECT
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -39,6 +39,13 @@ from imagegen_credits.service_layer.unit_of_work import (
     retried_once_on_lost_connection,
     transaction,
 )
+
+PLAN_TO_WIRE = {
+    Plan.FREE: credits_pb2.PLAN_FREE,
+    Plan.BASIC: credits_pb2.PLAN_BASIC,
+    Plan.PRO: credits_pb2.PLAN_PRO,
+    Plan.ENTERPRISE: credits_pb2.PLAN_ENTERPRISE,
+}
 
 
 async def _lock_account(conn: Connection, team_id: str) -> Account:
@@ -67,6 +74,25 @@ async def _save_account(conn: Connection, acct: Account) -> None:
         )
     acct.below_low_balance = below
     await repository.save_account(conn, acct)
+
+
+async def _announce_plan_change(conn: Connection, acct: Account, before: Plan) -> None:
+    """Publish (through the outbox, with the change) when the plan in effect changed."""
+    if acct.effective_plan == before:
+        return
+    event = events_pb2.PlanChanged(
+        team_id=acct.team_id,
+        previous_plan=PLAN_TO_WIRE[before],
+        plan=PLAN_TO_WIRE[acct.effective_plan],
+        subscription_status=acct.subscription_status or "",
+    )
+    await repository.add_event(
+        conn,
+        PLAN_CHANGED_SUBJECT,
+        event.SerializeToString(),
+        request_id_var.get(),
+        tracing.current_traceparent(),
+    )
 
 
 async def _record(
@@ -309,10 +335,12 @@ async def apply_subscription(engine: AsyncEngine, team_id: str, change: Subscrip
         applied_at = await repository.subscription_event_at(conn, team_id)
         if applied_at is not None and change.event_created_at < applied_at:
             return False
+        before = acct.effective_plan
         if change.plan is not None:
             acct.plan = change.plan
         acct.subscription_status = change.status
         acct.billing = Billing.STRIPE
+        await _announce_plan_change(conn, acct, before)
         await _save_account(conn, acct)
         await repository.set_subscription(conn, team_id, change.subscription_id, change.event_created_at)
         return True
@@ -323,7 +351,9 @@ async def set_plan(engine: AsyncEngine, team_id: str, plan: Plan) -> None:
     """The plan an invoice was paid for applies from that invoice on, whatever order events arrive in."""
     async with transaction(engine) as conn:
         acct = await _lock_account(conn, team_id)
+        before = acct.effective_plan
         acct.plan = plan
+        await _announce_plan_change(conn, acct, before)
         await _save_account(conn, acct)
 
 

@@ -1,22 +1,22 @@
-"""API keys: random secrets shown once, stored only as SHA-256 hashes.
+"""API keys: random secrets shown once, stored only as SHA-256 hashes (see `tokens`).
 
-A key carries 256 bits of randomness, so a fast hash is enough (a slow password hash protects
-guessable secrets, which these are not) and lets every request be checked with one indexed lookup.
 Each key holds scopes: `read`, `generate`, `train` and `billing` for the API, and `admin` for managing
-the team's keys. Nothing is cached, so a revoked key stops working on the next request.
+the team's keys and members. Nothing is cached, so a revoked key stops working on the next request.
 """
 
-import hashlib
-import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from imagegen.generation.v1 import generation_pb2
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen_gateway.adapters.tables import api_key, team
+from imagegen_gateway.adapters.tables import api_key
+from imagegen_gateway.adapters.tokens import hash_secret, new_secret
+from imagegen_gateway.pagination import After, newest_first
 
 KEY_PREFIX = "ig_"
 PREFIX_LENGTH = 11
@@ -31,15 +31,26 @@ class NewKey:
     prefix: str
 
 
-def hash_key(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+@dataclass(frozen=True)
+class Caller:
+    """Who acts, and for which team with which scopes: a live API key (`key_id`), or a signed-in
+    user (`user_id`) acting for their session's current team with their role's scopes."""
+
+    key_id: str | None
+    team_id: str
+    scopes: frozenset[str]
+    user_id: str | None = None
+    # The key's monthly spend cap in hundredths; None: uncapped (and always for people).
+    monthly_spend_cap_hundredths: int | None = None
 
 
-async def create_team(engine: AsyncEngine, name: str) -> str:
-    team_id = str(uuid.uuid4())
-    async with engine.begin() as connection:
-        await connection.execute(insert(team).values(id=team_id, name=name))
-    return team_id
+def acted_by(key_id: str | None, user_id: str | None) -> tuple[str | None, Literal["apiKey", "user"] | None]:
+    """(id, type) of whoever did something, as the API names them: a key, a user, or nobody (the CLI)."""
+    if key_id:
+        return key_id, "apiKey"
+    if user_id:
+        return user_id, "user"
+    return None, None
 
 
 async def create_key(
@@ -48,12 +59,12 @@ async def create_key(
     name: str,
     scopes: Sequence[str] = SCOPES,
     monthly_spend_cap_hundredths: int | None = None,
-    created_by: str | None = None,
+    created_by: Caller | None = None,
 ) -> NewKey:
     unknown = set(scopes) - set(SCOPES)
     if not scopes or unknown:
         raise ValueError(f"scopes must be a non-empty subset of {SCOPES}, not {sorted(unknown)}")
-    secret = KEY_PREFIX + secrets.token_urlsafe(32)
+    secret = new_secret(KEY_PREFIX)
     key = NewKey(id=str(uuid.uuid4()), secret=secret, prefix=secret[:PREFIX_LENGTH])
     async with engine.begin() as connection:
         await connection.execute(
@@ -61,23 +72,15 @@ async def create_key(
                 id=key.id,
                 team_id=team_id,
                 prefix=key.prefix,
-                key_hash=hash_key(secret),
+                key_hash=hash_secret(secret),
                 name=name,
                 scopes=[scope for scope in SCOPES if scope in scopes],
                 monthly_spend_cap_hundredths=monthly_spend_cap_hundredths,
-                created_by=created_by,
+                created_by=created_by.key_id if created_by else None,
+                created_by_user_id=created_by.user_id if created_by else None,
             )
         )
     return key
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who is calling: the live key that authenticated the request."""
-
-    key_id: str
-    team_id: str
-    scopes: frozenset[str]
 
 
 async def caller_for_key(engine: AsyncEngine, secret: str) -> Caller | None:
@@ -85,9 +88,13 @@ async def caller_for_key(engine: AsyncEngine, secret: str) -> Caller | None:
     async with engine.connect() as connection:
         row = (
             await connection.execute(
-                select(api_key.c.id, api_key.c.team_id, api_key.c.scopes, api_key.c.last_used_at).where(
-                    api_key.c.key_hash == hash_key(secret), api_key.c.revoked_at.is_(None)
-                )
+                select(
+                    api_key.c.id,
+                    api_key.c.team_id,
+                    api_key.c.scopes,
+                    api_key.c.last_used_at,
+                    api_key.c.monthly_spend_cap_hundredths,
+                ).where(api_key.c.key_hash == hash_secret(secret), api_key.c.revoked_at.is_(None))
             )
         ).one_or_none()
         if row is None:
@@ -98,7 +105,21 @@ async def caller_for_key(engine: AsyncEngine, secret: str) -> Caller | None:
                 update(api_key).where(api_key.c.id == row.id).values(last_used_at=func.now())
             )
             await connection.commit()
-        return Caller(key_id=row.id, team_id=row.team_id, scopes=frozenset(row.scopes))
+        return Caller(
+            key_id=row.id,
+            team_id=row.team_id,
+            scopes=frozenset(row.scopes),
+            monthly_spend_cap_hundredths=row.monthly_spend_cap_hundredths,
+        )
+
+
+def key_spend(caller: Caller) -> generation_pb2.KeySpend | None:
+    """The key a job is created with, for its usage and its cap; None for people signed in."""
+    if caller.key_id is None:
+        return None
+    return generation_pb2.KeySpend(
+        api_key_id=caller.key_id, monthly_cap_hundredths=caller.monthly_spend_cap_hundredths
+    )
 
 
 @dataclass(frozen=True)
@@ -111,6 +132,7 @@ class KeyInfo:
     scopes: list[str]
     monthly_spend_cap_hundredths: int | None
     created_by: str | None
+    created_by_user_id: str | None
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
@@ -123,6 +145,7 @@ _INFO_COLUMNS = (
     api_key.c.scopes,
     api_key.c.monthly_spend_cap_hundredths,
     api_key.c.created_by,
+    api_key.c.created_by_user_id,
     api_key.c.created_at,
     api_key.c.last_used_at,
     api_key.c.revoked_at,
@@ -140,30 +163,28 @@ async def get_key(engine: AsyncEngine, team_id: str, key_id: str) -> KeyInfo | N
 
 
 async def list_keys(
-    engine: AsyncEngine, team_id: str, limit: int, after: tuple[datetime, str] | None = None
+    engine: AsyncEngine, team_id: str, limit: int, after: After | None = None
 ) -> list[KeyInfo]:
-    """The team's keys (revoked ones too), newest first, after the (created_at, id) of a page's last."""
-    query = select(*_INFO_COLUMNS).where(api_key.c.team_id == team_id)
-    if after is not None:
-        created_at, key_id = after
-        query = query.where(
-            or_(
-                api_key.c.created_at < created_at,
-                and_(api_key.c.created_at == created_at, api_key.c.id < key_id),
-            )
-        )
-    query = query.order_by(api_key.c.created_at.desc(), api_key.c.id.desc()).limit(limit)
+    """The team's keys (revoked ones too), newest first."""
+    query = newest_first(
+        select(*_INFO_COLUMNS).where(api_key.c.team_id == team_id),
+        api_key.c.created_at,
+        api_key.c.id,
+        limit,
+        after,
+    )
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     return [KeyInfo(**row._asdict()) for row in rows]
 
 
-async def revoke_key(engine: AsyncEngine, team_id: str, key_id: str) -> KeyInfo | None:
-    """Revoke a team's key; revoking again keeps the first revocation time. None for no such key."""
+async def revoke_key(engine: AsyncEngine, team_id: str, key_id: str) -> tuple[KeyInfo | None, bool]:
+    """Revoke a team's key: the key (None for no such key) and whether this call revoked it;
+    revoking again keeps the first revocation time."""
     async with engine.begin() as connection:
-        await connection.execute(
+        revoked = await connection.execute(
             update(api_key)
             .where(api_key.c.team_id == team_id, api_key.c.id == key_id, api_key.c.revoked_at.is_(None))
             .values(revoked_at=func.now())
         )
-    return await get_key(engine, team_id, key_id)
+    return await get_key(engine, team_id, key_id), revoked.rowcount == 1

@@ -75,7 +75,7 @@ _TAKE = text(
 async def take(
     engine: AsyncEngine, key_id: str, key_limit: RateLimit, team_id: str, team_limit: RateLimit
 ) -> Quota:
-    """Take one request from the key's and the team's buckets; the tighter decides."""
+    """Take one request from the key's (or signed-in user's) and the team's buckets; the tighter decides."""
     async with engine.begin() as connection:
         rows = (
             await connection.execute(

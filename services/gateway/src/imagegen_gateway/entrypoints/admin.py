@@ -9,30 +9,20 @@ import argparse
 import asyncio
 import json
 
-from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
+from imagegen.credits.v1 import credits_service_pb2_grpc
 from imagegen_platform import db
 from imagegen_platform.grpc_client import open_channel
 
-from imagegen_gateway.adapters import api_keys
+from imagegen_gateway.adapters import api_keys, teams
 from imagegen_gateway.config import GatewaySettings
-
-PLANS = {
-    "free": credits_pb2.PLAN_FREE,
-    "basic": credits_pb2.PLAN_BASIC,
-    "pro": credits_pb2.PLAN_PRO,
-    "enterprise": credits_pb2.PLAN_ENTERPRISE,
-}
 
 
 async def create_team(settings: GatewaySettings, name: str, plan: str) -> dict[str, str]:
     engine = db.create_engine(settings.database_url, pool_size=1)
     channel = open_channel(settings.credits_addr, settings.rpc_timeout_seconds)
     try:
-        team_id = await api_keys.create_team(engine, name)
-        # The account is opened before the key exists, so no key can act for a team without credits.
-        await credits_service_pb2_grpc.CreditsServiceStub(channel).CreateAccount(
-            credits_service_pb2.CreateAccountRequest(team_id=team_id, plan=PLANS[plan])
-        )
+        credits = credits_service_pb2_grpc.CreditsServiceStub(channel)
+        team_id = await teams.create_team(engine, credits, name, plan)
         key = await api_keys.create_key(engine, team_id, "admin", api_keys.SCOPES)
         return {"teamId": team_id, "apiKey": key.secret}
     finally:
@@ -45,7 +35,7 @@ def main() -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create-team", help="create a team with a plan and print an API key")
     create.add_argument("--name", required=True)
-    create.add_argument("--plan", choices=sorted(PLANS), default="free")
+    create.add_argument("--plan", choices=sorted(teams.PLANS), default="free")
     args = parser.parse_args()
     result = asyncio.run(create_team(GatewaySettings(), args.name, args.plan))
     print(json.dumps(result))

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
-from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 
@@ -134,12 +133,6 @@ async def estimate(
     )
 
 
-def _timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _entry_public(entry: credits_pb2.LedgerEntry) -> schemas.LedgerEntryPublic:
     return schemas.LedgerEntryPublic(
         id=entry.id,
@@ -208,8 +201,8 @@ async def history(
     grpc_request = credits_service_pb2.ListLedgerEntriesRequest(
         team_id=team_id,
         kinds=[_TYPES[name] for name in names],
-        since=_timestamp(since) if since else None,
-        until=_timestamp(until) if until else None,
+        since=translate.timestamp("since", since),
+        until=translate.timestamp("until", until),
         page_size=limit,
         page_token=cursor or "",
     )

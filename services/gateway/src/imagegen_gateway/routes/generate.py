@@ -10,8 +10,9 @@ from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 from imagegen.storage.v1 import storage_pb2, storage_service_pb2
 
 from imagegen_gateway import schemas, translate
+from imagegen_gateway.adapters import api_keys
 from imagegen_gateway.adapters.services import Services
-from imagegen_gateway.deps import GenerateTeamIdDep, ReadTeamIdDep, ServicesDep
+from imagegen_gateway.deps import GenerateCallerDep, ReadTeamIdDep, ServicesDep
 
 router = APIRouter(prefix="/api/generate", tags=["generation"])
 
@@ -53,7 +54,7 @@ def requested_wait(prefer: str | None) -> int:
 )
 async def create_generation(
     body: schemas.ImageGenerationCreate,
-    team_id: GenerateTeamIdDep,
+    caller: GenerateCallerDep,
     services: ServicesDep,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
@@ -65,6 +66,7 @@ async def create_generation(
     `Idempotency-Key` makes a retried request return the first job (and charge once);
     `Prefer: wait=N` holds the answer up to N seconds (at most 60) for the finished job.
     """
+    team_id = caller.team_id
     created = await services.generation.CreateImageGenerationJob(
         generation_service_pb2.CreateImageGenerationJobRequest(
             team_id=team_id,
@@ -80,6 +82,7 @@ async def create_generation(
             ),
             idempotency_key=idempotency_key or "",
             priority=body.priority,
+            key_spend=api_keys.key_spend(caller),
         )
     )
     job = created.job

@@ -8,10 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from google.protobuf.timestamp_pb2 import Timestamp
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
 
-from imagegen_gateway import schemas
+from imagegen_gateway import schemas, translate
 from imagegen_gateway.deps import GenerateTeamIdDep, ReadTeamIdDep, ServicesDep
 from imagegen_gateway.errors import ApiError
 from imagegen_gateway.routes.generate import job_with_urls
@@ -38,16 +37,6 @@ def _names(values: list[str] | None, known: dict[str, int], field: str) -> list[
     if unknown:
         raise ApiError(400, "invalid_request", f"unknown {field}", {field: f"one of {', '.join(known)}"})
     return [known[name] for name in names]
-
-
-def _timestamp(name: str, value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ApiError(400, "invalid_request", "times need a UTC offset", {name: "RFC 3339 with an offset"})
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 @router.get("", response_model=schemas.JobPage, response_model_by_alias=True)
@@ -77,8 +66,8 @@ async def list_jobs(
             types=_names(type, _TYPES, "type"),
             reference_model_id=reference_model_id,
             custom_model_id=custom_model_id,
-            created_after=_timestamp("since", since),
-            created_before=_timestamp("until", until),
+            created_after=translate.timestamp("since", since),
+            created_before=translate.timestamp("until", until),
             page_size=limit,
             page_token=cursor or "",
         )

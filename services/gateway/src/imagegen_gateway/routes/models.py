@@ -2,14 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from imagegen.generation.v1 import generation_service_pb2
 from imagegen.models.v1 import models_pb2, models_service_pb2
 from imagegen.storage.v1 import storage_pb2
 
 from imagegen_gateway import schemas, translate
+from imagegen_gateway.adapters import api_keys, audit
 from imagegen_gateway.adapters.services import Services
-from imagegen_gateway.deps import ReadTeamIdDep, ServicesDep, TrainTeamIdDep
+from imagegen_gateway.deps import ReadTeamIdDep, ServicesDep, TrainCallerDep, TrainTeamIdDep
 from imagegen_gateway.errors import ApiError
 
 router = APIRouter(prefix="/api/models", tags=["custom models"])
@@ -46,12 +47,13 @@ async def model_public(
 @router.post("", status_code=202, response_model=schemas.CustomModelCreated, response_model_by_alias=True)
 async def create_model(
     body: schemas.CustomModelCreate,
-    team_id: TrainTeamIdDep,
+    caller: TrainCallerDep,
     services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> schemas.CustomModelCreated:
     """Check the training set (every problem is listed, and a bad set costs nothing), then create the
     model and queue the training of its version 1 with its binding quote."""
+    team_id = caller.team_id
     created = await services.models.CreateCustomModel(
         models_service_pb2.CreateCustomModelRequest(
             team_id=team_id,
@@ -62,6 +64,7 @@ async def create_model(
             trigger_word=body.trigger_word,
             training_steps=body.training_steps,
             idempotency_key=idempotency_key or "",
+            key_spend=api_keys.key_spend(caller),
         ),
         timeout=TRAINING_SET_TIMEOUT_SECONDS,
     )
@@ -132,12 +135,20 @@ async def update_model(
 
 @router.delete("/{custom_model_id}", status_code=204, response_class=Response)
 async def delete_model(
-    custom_model_id: ModelIdPath, team_id: TrainTeamIdDep, services: ServicesDep
+    custom_model_id: ModelIdPath, caller: TrainCallerDep, services: ServicesDep, request: Request
 ) -> Response:
     """Delete the model: its trainings still in flight are cancelled and refunded, and its files
     (training images, zips, weights) are removed by the retention cleanup."""
-    await services.models.DeleteCustomModel(
-        models_service_pb2.DeleteCustomModelRequest(team_id=team_id, custom_model_id=custom_model_id)
+    deleted = await services.models.DeleteCustomModel(
+        models_service_pb2.DeleteCustomModelRequest(team_id=caller.team_id, custom_model_id=custom_model_id)
+    )
+    await audit.record(
+        request.app.state.engine,
+        caller,
+        "custom_model.deleted",
+        "custom_model",
+        str(custom_model_id),
+        {"cancelledJobIds": list(deleted.cancelled_job_ids)},
     )
     return Response(status_code=204)
 
@@ -151,12 +162,13 @@ async def delete_model(
 async def refine_model(
     custom_model_id: ModelIdPath,
     body: schemas.CustomModelRefine,
-    team_id: TrainTeamIdDep,
+    caller: TrainCallerDep,
     services: ServicesDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> schemas.CustomModelCreated:
     """Train the next version from the current one's images plus new ones and/or a different number
     of steps, priced by the refinement formula with its iteration."""
+    team_id = caller.team_id
     refined = await services.models.RefineCustomModel(
         models_service_pb2.RefineCustomModelRequest(
             team_id=team_id,
@@ -164,6 +176,7 @@ async def refine_model(
             training_images=training_sources(body.training_images),
             training_steps=body.training_steps or 0,
             idempotency_key=idempotency_key or "",
+            key_spend=api_keys.key_spend(caller),
         ),
         timeout=TRAINING_SET_TIMEOUT_SECONDS,
     )

@@ -43,11 +43,11 @@ def register_worker(
             waiting = await handlers.is_queued(generation.engine, event.job_id)
         except Exception:
             log.exception("reading a queued job failed; retrying", extra={"jobId": event.job_id})
-            await msg.nak(delay=5.0)
+            await msg.nack(delay=5.0)
             return
         if waiting:
             deliveries = msg.raw_message.metadata.num_delivered
-            await msg.nak(delay=min(MAX_REDELIVERY_DELAY_SECONDS, 2.0 ** (deliveries - 1)))
+            await msg.nack(delay=min(MAX_REDELIVERY_DELAY_SECONDS, 2.0 ** (deliveries - 1)))
         else:
             await msg.ack()
 

@@ -524,7 +524,11 @@ async def key_usage(
         query = query.where(job.c.api_key_id == api_key_id)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
-    return [KeyUsageRow(*row) for row in rows]
+    # SUM over bigint is numeric in Postgres: back to whole hundredths.
+    return [
+        KeyUsageRow(key, day, reference, custom, jobs, int(charged), int(reserved))
+        for key, day, reference, custom, jobs, charged, reserved in rows
+    ]
 
 
 async def is_queued(engine: AsyncEngine, job_id: str) -> bool:

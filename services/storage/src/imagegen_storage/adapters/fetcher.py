@@ -1,70 +1,40 @@
 """Downloads a file from a URL with a size cap, a time limit and an SSRF guard.
 
 Every hop (the URL and each redirect) is resolved first, and refused unless every address it
-resolves to is public or in a network configuration allows; the connection then goes to the
-address that was checked, so a DNS answer that changes between check and connect (rebinding)
-cannot reach an internal address.
+resolves to is public or in a network configuration allows (imagegen_platform.ssrf); the
+connection then goes to the address that was checked, so a DNS answer that changes between check
+and connect (rebinding) cannot reach an internal address.
 """
 
 import asyncio
-import ipaddress
-import socket
 from collections.abc import Iterable
 
 import httpx
 from imagegen_platform.errors import InvalidArgument, Unavailable
+from imagegen_platform.ssrf import AddressGuard, AddressNotAllowed, HostUnresolvable, IpAddress
 
 MAX_REDIRECTS = 5
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def is_public(address: IpAddress) -> bool:
-    """Globally routable unicast: not loopback, private, link-local (cloud metadata at
-    169.254.169.254 and fd00:ec2::254 included), shared, reserved or multicast."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
-        if embedded is not None:
-            return is_public(embedded)
-    return address.is_global and not address.is_multicast
 
 
 class HttpFetcher:
     def __init__(self, max_bytes: int, timeout_seconds: float, allowed_networks: Iterable[str] = ()) -> None:
         self.max_bytes = max_bytes
         self.timeout_seconds = timeout_seconds
-        self.allowed_networks: list[IpNetwork] = [
-            ipaddress.ip_network(network, strict=False) for network in allowed_networks
-        ]
+        self.guard = AddressGuard(allowed_networks)
         # httpx trusts SSL_CERT_FILE, which is how the local stack trusts its fal emulator.
         # Redirects are followed by hand so that each hop is checked.
         self.client = httpx.AsyncClient(timeout=timeout_seconds, follow_redirects=False)
 
-    def allowed(self, address: IpAddress) -> bool:
-        return is_public(address) or any(address in network for network in self.allowed_networks)
-
     async def _resolve(self, host: str, port: int) -> IpAddress:
         """The address to connect to, after checking every address the name resolves to."""
         try:
-            literal: IpAddress | None = ipaddress.ip_address(host)
-        except ValueError:
-            literal = None
-        if literal is not None:
-            addresses = [literal]
-        else:
-            try:
-                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            except OSError as error:
-                raise InvalidArgument("source_unresolvable", f"cannot resolve {host}") from error
-            addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
-        refused = [str(address) for address in addresses if not self.allowed(address)]
-        if refused or not addresses:
+            return await self.guard.resolve(host, port)
+        except HostUnresolvable as error:
+            raise InvalidArgument("source_unresolvable", f"cannot resolve {host}") from error
+        except AddressNotAllowed as error:
             raise InvalidArgument(
-                "source_not_allowed",
-                f"{host} resolves to an address that is not public",
-                {"addresses": ",".join(refused)},
-            )
-        return addresses[0]
+                "source_not_allowed", str(error), {"addresses": ",".join(error.refused)}
+            ) from error
 
     async def _request(self, url: httpx.URL) -> httpx.Request:
         if url.scheme not in ("http", "https") or not url.host:

@@ -130,6 +130,26 @@ class S3BlobStore:
     async def apply_lifecycle(self, retention_days: set[int]) -> bool:
         return await asyncio.to_thread(self._apply_lifecycle, retention_days)
 
+    def _apply_cors(self, origins: list[str]) -> None:
+        # The web app PUTs presigned uploads (preflighted: they send x-amz-tagging) and GETs images
+        # through signed URLs to save them as files.
+        self.client.put_bucket_cors(
+            Bucket=self.bucket,
+            CORSConfiguration={
+                "CORSRules": [
+                    {
+                        "AllowedOrigins": origins,
+                        "AllowedMethods": ["GET", "PUT"],
+                        "AllowedHeaders": ["content-type", "x-amz-tagging"],
+                        "MaxAgeSeconds": 3600,
+                    }
+                ]
+            },
+        )
+
+    async def apply_cors(self, origins: list[str]) -> None:
+        await asyncio.to_thread(self._apply_cors, origins)
+
     def _put_verified(
         self,
         key: str,

@@ -142,3 +142,19 @@ async def test_an_expired_image_reads_as_expired_and_the_cleanup_removes_it(stac
     async with httpx.AsyncClient(timeout=30) as plain:
         assert (await plain.get(old_url)).status_code == 404
     await reads_expired()
+
+
+async def test_a_finished_jobs_images_can_be_deleted_before_their_time(stack, api):
+    job_id, image = await generated_image(api)
+    assert (await api.delete(f"/api/jobs/{job_id}/images")).status_code == 204
+    deleted = (await api.get(f"/api/images/{image['id']}")).json()
+    assert (deleted["status"], deleted["url"]) == ("deleted", None)
+    gone = await api.get(f"/api/images/{image['id']}/content")
+    assert (gone.status_code, gone.json()["error"]["code"]) == (410, "image_deleted")
+    job = (await api.get(f"/api/jobs/{job_id}")).json()
+    assert job["status"] == "completed" and job["result"]["images"][0]["status"] == "deleted"
+
+    waiting = await api.post("/api/generate", json={**GENERATE, "prompt": "slow [[slow:5]]"})
+    refused = await api.delete(f"/api/jobs/{waiting.json()['job']['id']}/images")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "job_not_finished")
+    await api.delete(f"/api/jobs/{waiting.json()['job']['id']}")

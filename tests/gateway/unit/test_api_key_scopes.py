@@ -52,6 +52,7 @@ def test_every_api_operation_but_webhooks_and_public_auth_declares_exactly_one_s
 POLICY = {
     ("POST", "/api/generate"): "generate",
     ("DELETE", "/api/jobs/{job_id}"): "generate",
+    ("DELETE", "/api/jobs/{job_id}/images"): "generate",
     ("POST", "/api/credits/estimate"): "read",
     ("PUT", "/api/credits/low-balance-threshold"): "billing",
     ("GET", "/api/credits/history"): "billing",

@@ -30,7 +30,8 @@ async def job_with_urls(services: Services, team_id: str, job: generation_pb2.Jo
     return translate.job_public(job, signed)
 
 
-_TERMINAL = {
+# A job in one of these states changes no more.
+TERMINAL_STATUSES = {
     generation_pb2.JOB_STATUS_COMPLETED,
     generation_pb2.JOB_STATUS_FAILED,
     generation_pb2.JOB_STATUS_CANCELLED,
@@ -90,14 +91,14 @@ async def create_generation(
     if wait:
         response.headers["Preference-Applied"] = f"wait={wait}"
         deadline = time.monotonic() + wait
-        while job.status not in _TERMINAL and time.monotonic() < deadline:
+        while job.status not in TERMINAL_STATUSES and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
             job = (
                 await services.generation.GetJob(
                     generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job.id)
                 )
             ).job
-        if job.status in _TERMINAL:
+        if job.status in TERMINAL_STATUSES:
             response.status_code = 200
             return schemas.JobCreated(job=await job_with_urls(services, team_id, job))
     return schemas.JobCreated(job=translate.job_public(job, {}))

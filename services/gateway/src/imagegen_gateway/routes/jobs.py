@@ -6,14 +6,15 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from imagegen.generation.v1 import generation_pb2, generation_service_pb2
+from imagegen.storage.v1 import storage_service_pb2
 
 from imagegen_gateway import schemas, translate
 from imagegen_gateway.deps import GenerateTeamIdDep, ReadTeamIdDep, ServicesDep
 from imagegen_gateway.errors import ApiError
-from imagegen_gateway.routes.generate import job_with_urls
+from imagegen_gateway.routes.generate import TERMINAL_STATUSES, job_with_urls
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -90,11 +91,6 @@ async def get_job(job_id: str, team_id: ReadTeamIdDep, services: ServicesDep) ->
 # How often a followed job is re-read, and how often an idle stream sends a keep-alive comment.
 EVENTS_POLL_SECONDS = 0.5
 EVENTS_KEEPALIVE_SECONDS = 15.0
-_TERMINAL = {
-    generation_pb2.JOB_STATUS_COMPLETED,
-    generation_pb2.JOB_STATUS_FAILED,
-    generation_pb2.JOB_STATUS_CANCELLED,
-}
 
 
 @router.get(
@@ -120,7 +116,7 @@ async def job_events(
             elif time.monotonic() - quiet_since > EVENTS_KEEPALIVE_SECONDS:
                 quiet_since = time.monotonic()
                 yield ": keep-alive\n\n"
-            if job.status in _TERMINAL or await request.is_disconnected():
+            if job.status in TERMINAL_STATUSES or await request.is_disconnected():
                 return
             await asyncio.sleep(EVENTS_POLL_SECONDS)
             job = (await services.generation.GetJob(get)).job
@@ -139,3 +135,18 @@ async def cancel_job(job_id: str, team_id: GenerateTeamIdDep, services: Services
         generation_service_pb2.CancelJobRequest(team_id=team_id, job_id=job_id)
     )
     return await job_with_urls(services, team_id, response.job)
+
+
+@router.delete("/{job_id}/images", status_code=204, response_class=Response)
+async def delete_job_images(job_id: str, team_id: GenerateTeamIdDep, services: ServicesDep) -> Response:
+    """Delete a job's images now, before their retention ends: they read as `deleted` at once and
+    the cleanup removes the files. The job itself, with its charge, stays in the history."""
+    response = await services.generation.GetJob(
+        generation_service_pb2.GetJobRequest(team_id=team_id, job_id=job_id)
+    )
+    if response.job.status not in TERMINAL_STATUSES:
+        raise ApiError(409, "job_not_finished", "a job's images can be deleted once it has finished")
+    await services.storage.DeleteOwnerFiles(
+        storage_service_pb2.DeleteOwnerFilesRequest(team_id=team_id, owner_id=job_id)
+    )
+    return Response(status_code=204)

@@ -71,7 +71,7 @@ def test_a_new_team_trains_a_model_generates_and_sees_the_charge(page: Page, tmp
         page.wait_for_timeout(1000)
         page.reload()
     expect(page.locator("#catalog img.preview")).to_have_count(50)
-    screenshots.take(page, "models")
+    screenshots.take(page, "models", full_page=False)
 
     # Create a model: the dataset check names the image that cannot be used, nothing is charged.
     page.get_by_role("link", name="Train a model on Editorial Fashion").click()

@@ -18,9 +18,9 @@ SECRET = STRIPE_DEFAULTS["STRIPE_WEBHOOK_SECRET"]
 PRO_PRICE = STRIPE_DEFAULTS["STRIPE_PRICE_PRO"]
 
 
-def stripe_signature(payload: bytes, secret: str = SECRET) -> str:
+def stripe_signature(payload: bytes, secret: str = SECRET, age_seconds: int = 0) -> str:
     """The Stripe-Signature header Stripe sends: t=<time>,v1=<HMAC-SHA256 of "t.payload">."""
-    timestamp = int(time.time())
+    timestamp = int(time.time()) - age_seconds
     digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
@@ -184,8 +184,14 @@ async def test_stripe_webhooks_without_a_valid_signature_are_refused(client):
         headers={"Stripe-Signature": stripe_signature(payload, "whsec_wrong")},
     )
     unsigned = await client.post("/api/webhooks/stripe", content=payload)
-    assert (forged.status_code, unsigned.status_code) == (401, 401)
-    assert forged.json()["error"]["code"] == "invalid_signature"
+    # Correctly signed, but ten minutes ago: a replay of a captured delivery.
+    stale = await client.post(
+        "/api/webhooks/stripe",
+        content=payload,
+        headers={"Stripe-Signature": stripe_signature(payload, age_seconds=600)},
+    )
+    assert (forged.status_code, unsigned.status_code, stale.status_code) == (401, 401, 401)
+    assert forged.json()["error"]["code"] == stale.json()["error"]["code"] == "invalid_signature"
 
 
 async def test_estimates_price_without_running_anything(stack, client):

@@ -21,7 +21,13 @@ from imagegen_generation.adapters.peers import (
     StoredImage,
 )
 from imagegen_generation.adapters.provider import ProviderError, ProviderOutcome, ProviderRunning
-from imagegen_generation.adapters.tables import job, job_transition, outbox, provider_delivery
+from imagegen_generation.adapters.tables import (
+    job,
+    job_transition,
+    outbox,
+    provider_delivery,
+    provider_request,
+)
 from imagegen_generation.domain.jobs import (
     ImageGenerationRequest,
     JobStatus,
@@ -33,7 +39,7 @@ from imagegen_generation.service_layer import deliveries, handlers
 from imagegen_platform import db
 from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 
 @dataclass
@@ -740,3 +746,27 @@ async def test_usage_is_summed_by_key_day_and_model(generation, team_id):
         generation.engine, team_id, second.api_key_id, now - timedelta(days=1), now + timedelta(minutes=1)
     )
     assert [row.api_key_id for row in only_second] == [second.api_key_id]
+
+
+async def test_a_webhook_that_beats_the_workers_write_is_recorded_in_the_same_attempt(generation, team_id):
+    view = await handlers.create_image_job(generation, team_id, request(f"early {team_id}"))
+    claimed = await handlers.dispatch_next(generation)
+    request_id = f"fal-early-{team_id}"
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
+    await deliveries.store(generation, request_id, True, payload, "")
+
+    async def worker_records_the_request_a_moment_later():
+        await asyncio.sleep(0.03)
+        async with generation.engine.begin() as connection:
+            await connection.execute(
+                insert(provider_request).values(id=request_id, job_id=claimed.id, attempt=1)
+            )
+            await connection.execute(
+                update(job).where(job.c.id == claimed.id).values(provider_request_id=request_id)
+            )
+
+    await asyncio.gather(
+        deliveries.record(generation, request_id), worker_records_the_request_a_moment_later()
+    )
+    assert await delivery_status(generation, request_id) == ("processed", 1)
+    assert (await handlers.get_job(generation.engine, team_id, view.row.id)).row.status == "completed"

@@ -1,5 +1,7 @@
 """The outbox relay against real Postgres and NATS JetStream: events reach the stream once."""
 
+import asyncio
+import time
 import uuid
 
 import nats
@@ -83,3 +85,25 @@ async def test_events_written_in_a_rolled_back_transaction_are_never_published(r
             raise RuntimeError("the state change failed")
     assert await relay.relay_once() == 0
     assert await stream_messages(infrastructure.nats_url, subject) == []
+
+
+async def test_a_commit_with_events_wakes_the_relay_before_its_idle_poll(infrastructure):
+    """The relay of a process publishes rows its own transactions commit at once, not after an idle poll."""
+    engine = db.create_engine(infrastructure.database_url)
+    broker = create_broker(infrastructure.nats_url)
+    await broker.connect()
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
+    relay = OutboxRelay(engine, outbox, broker, GENERATION_STREAM_CONFIG.name, idle_seconds=30)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.2)  # the relay has found nothing and waits out its 30 s idle poll
+        subject = f"generation.v1.test.{uuid.uuid4().hex}"
+        started = time.monotonic()
+        await write_events(engine, subject, ["job-now"])
+        while not await stream_messages(infrastructure.nats_url, subject):
+            assert time.monotonic() - started < 5, "the commit did not wake the relay"
+            await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        await broker.stop()
+        await engine.dispose()

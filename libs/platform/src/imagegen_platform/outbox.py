@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imagegen_platform import tracing
@@ -35,6 +36,9 @@ from imagegen_platform.context import REQUEST_ID_HEADER
 from imagegen_platform.metrics import OUTBOX_FAILURES, OUTBOX_PUBLISHED
 
 log = logging.getLogger(__name__)
+
+# Set on a connection whose transaction wrote outbox rows, so its commit can wake the relay.
+_ROWS_ADDED = "imagegen.outbox_rows_added"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -66,6 +70,7 @@ async def add_event(
             traceparent=tracing.current_traceparent(),
         )
     )
+    connection.info[_ROWS_ADDED] = True
 
 
 class OutboxRelay:
@@ -87,6 +92,18 @@ class OutboxRelay:
         self.stream = stream
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        # A commit in this process that wrote rows wakes the relay at once; rows other processes
+        # write are found by the idle poll.
+        self._rows_committed = asyncio.Event()
+        sqlalchemy_event.listen(engine.sync_engine, "commit", self._on_commit)
+        sqlalchemy_event.listen(engine.sync_engine, "rollback", self._on_rollback)
+
+    def _on_commit(self, connection) -> None:
+        if connection.info.pop(_ROWS_ADDED, False):
+            self._rows_committed.set()
+
+    def _on_rollback(self, connection) -> None:
+        connection.info.pop(_ROWS_ADDED, None)
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were sent."""
@@ -121,6 +138,7 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while True:
+            self._rows_committed.clear()
             try:
                 sent = await self.relay_once()
             except asyncio.CancelledError:
@@ -132,4 +150,7 @@ class OutboxRelay:
                 sent = 0
                 await asyncio.sleep(1.0)
             if sent < self.batch_size:
-                await asyncio.sleep(self.idle_seconds)
+                try:
+                    await asyncio.wait_for(self._rows_committed.wait(), self.idle_seconds)
+                except TimeoutError:
+                    pass

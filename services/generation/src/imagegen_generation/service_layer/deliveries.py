@@ -5,10 +5,12 @@ answer loses nothing: a delivery not yet recorded is taken again once its lease 
 keeps failing (e.g. about a request no job ever had) is parked after MAX_ATTEMPTS, not retried forever.
 """
 
+import asyncio
 import logging
 import random
 from datetime import timedelta
 
+from imagegen_platform.errors import NotFound
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -20,6 +22,9 @@ log = logging.getLogger(__name__)
 # How long one attempt may take before another process may take the delivery over.
 LEASE = timedelta(seconds=30)
 MAX_ATTEMPTS = 8
+# A fast provider's webhook can beat the worker's write of the request id by milliseconds: wait
+# this long (in steps) for it within the attempt, before falling back to the scheduled retries.
+EARLY_DELIVERY_WAITS = (0.02, 0.05, 0.1, 0.2)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -60,9 +65,7 @@ async def record(gen: handlers.Generation, provider_request_id: str) -> None:
             )
         ).one()
     try:
-        await handlers.complete_provider_request(
-            gen, provider_request_id, delivery.ok, delivery.payload, delivery.error
-        )
+        await _complete(gen, delivery)
     except Exception as failure:  # any failure is retried; the job's own transitions are idempotent
         parked = delivery.attempts >= MAX_ATTEMPTS
         async with gen.engine.begin() as connection:
@@ -89,6 +92,19 @@ async def record(gen: handlers.Generation, provider_request_id: str) -> None:
             .where(provider_delivery.c.provider_request_id == provider_request_id)
             .values(status="processed", processed_at=func.now(), last_error=None)
         )
+
+
+async def _complete(gen: handlers.Generation, delivery) -> None:
+    for wait in (*EARLY_DELIVERY_WAITS, None):
+        try:
+            await handlers.complete_provider_request(
+                gen, delivery.provider_request_id, delivery.ok, delivery.payload, delivery.error
+            )
+            return
+        except NotFound as missing:
+            if missing.reason != "provider_request_not_found" or wait is None:
+                raise
+            await asyncio.sleep(wait)
 
 
 async def record_due(gen: handlers.Generation, batch_size: int = 20) -> int:

@@ -57,6 +57,7 @@ def run(state_dir: Path, ports: StackPorts, latency: float) -> None:
         team = _demo_team(stack, state_dir)
         print(
             f"\nimagegen is up.\n"
+            f"  web app:   {stack.gateway_url}/  (sign up there, or use the team below)\n"
             f"  gateway:   {stack.gateway_url}  (API docs at {stack.gateway_url}/docs)\n"
             f"  demo team: {team['teamId']} on the pro plan\n"
             f"  API key:   {team['apiKey']}\n"

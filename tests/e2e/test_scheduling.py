@@ -4,7 +4,7 @@ transitions, a newcomer's first job not held behind another team's backlog, requ
 import asyncio
 import time
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -111,6 +111,8 @@ async def test_a_newcomers_first_job_starts_while_another_teams_backlog_waits(st
             "/api/generate", json={**SLOW, "prompt": "urgent [[slow:2]]", "priority": 10}
         )
         urgent_job = urgent.json()["job"]
+        # Committed by now: a dispatch that began later sees it (one that began earlier may not).
+        urgent_visible_at = datetime.now(UTC)
         assert urgent_job["priority"] == 10
 
         first = (await newcomer_api.post("/api/generate", json={**SLOW, "prompt": "first"})).json()["job"]
@@ -135,5 +137,5 @@ async def test_a_newcomers_first_job_starts_while_another_teams_backlog_waits(st
         jobs = [(await busy_api.get(f"/api/jobs/{job_id}")).json() for job_id in backlog_ids]
         # (A team's jobs are dispatched one at a time, so start times are its dispatch order.)
         started = [at(job["startedAt"]) for job in jobs if job["startedAt"]]
-        waiting_then = [when for when in started if when > at(urgent_done["createdAt"])]
+        waiting_then = [when for when in started if when > urgent_visible_at]
         assert waiting_then and all(when > at(urgent_done["startedAt"]) for when in waiting_then)

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -240,8 +241,10 @@ def test_a_model_trains_refines_and_generates_from_each_version_at_the_formulas_
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_a_failed_training_is_refunded_in_full_and_says_why(stack, image_server):
-    team = stack.create_team("e2e-models-fail", "basic")
+@contextmanager
+def basic_team_training(stack, image_server, name: str, trigger_word: str, first_image: int):
+    """A new basic team's client and the 202 answer of its model trained on ten served images."""
+    team = stack.create_team(f"e2e-models-{name.lower()}", "basic")
     with httpx.Client(
         base_url=stack.gateway_url, headers={"Authorization": f"Bearer {team['apiKey']}"}, timeout=60
     ) as api:
@@ -249,13 +252,18 @@ def test_a_failed_training_is_refunded_in_full_and_says_why(stack, image_server)
             "/api/models",
             json={
                 "referenceModelId": 1,
-                "name": "Doomed",
-                "trainingImages": image_server.urls(range(200, 210)),
-                "triggerWord": "dmd [[fail]]",
+                "name": name,
+                "trainingImages": image_server.urls(range(first_image, first_image + 10)),
+                "triggerWord": trigger_word,
             },
         )
         assert created.status_code == 202, created.text
-        model = wait_for_version(api, created.json()["customModel"]["id"], 1)
+        yield api, created.json()
+
+
+def test_a_failed_training_is_refunded_in_full_and_says_why(stack, image_server):
+    with basic_team_training(stack, image_server, "Doomed", "dmd [[fail]]", 200) as (api, created):
+        model = wait_for_version(api, created["customModel"]["id"], 1)
         [version] = model["versions"]
         assert (model["status"], version["status"], model["currentVersion"]) == ("failed", "failed", None)
         assert "failure" in version["failureReason"].lower()
@@ -268,21 +276,8 @@ def test_a_failed_training_is_refunded_in_full_and_says_why(stack, image_server)
 
 
 def test_deleting_a_model_mid_training_cancels_and_refunds_it(stack, image_server):
-    team = stack.create_team("e2e-models-delete", "basic")
-    with httpx.Client(
-        base_url=stack.gateway_url, headers={"Authorization": f"Bearer {team['apiKey']}"}, timeout=60
-    ) as api:
-        created = api.post(
-            "/api/models",
-            json={
-                "referenceModelId": 1,
-                "name": "Slow",
-                "trainingImages": image_server.urls(range(300, 310)),
-                "triggerWord": "slw [[slow:16]]",
-            },
-        )
-        assert created.status_code == 202, created.text
-        model_id, job_id = created.json()["customModel"]["id"], created.json()["job"]["id"]
+    with basic_team_training(stack, image_server, "Slow", "slw [[slow:16]]", 300) as (api, created):
+        model_id, job_id = created["customModel"]["id"], created["job"]["id"]
         # Training progress shows on the model while it trains (from the trainer's step logs).
         training = eventually(
             lambda: api.get(f"/api/models/{model_id}").json(),

@@ -290,7 +290,10 @@ async def quote_model_refinement(gen: Generation, team_id: str, custom_model_id:
     return await gen.peers.quote_model_refinement(refinement.complexity_hundredths, refinement.iteration)
 
 
-async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str) -> JobView | None:
+async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str | None) -> JobView | None:
+    """The job a request with this key already created; None without a key or before the first."""
+    if not key:
+        return None
     async with engine.connect() as connection:
         job_id = (
             await connection.execute(
@@ -318,10 +321,8 @@ async def create_image_job(
     key_spend: KeySpend | None = None,
 ) -> JobView:
     """Quote, reserve and queue; with an idempotency key a retry returns the first job, charging once."""
-    if idempotency_key:
-        existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
-        if existing is not None:
-            return existing
+    if (first := await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)) is not None:
+        return first
     _check_priority(priority)
     new_job = replace(await price_image_job(gen, team_id, request), priority=priority)
     return await _queue_job(gen, team_id, new_job, idempotency_key, key_spend)
@@ -340,10 +341,8 @@ async def create_training_job(
     key_spend: KeySpend | None = None,
 ) -> JobView:
     """Quote (creation or refinement formula), reserve and queue the training of a model version."""
-    if idempotency_key:
-        existing = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
-        if existing is not None:
-            return existing
+    if (first := await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)) is not None:
+        return first
     request.validate()
     _check_priority(priority)
     if not training_endpoint:
@@ -431,9 +430,7 @@ async def _queue_job(
     except IntegrityError:
         # A concurrent request with the same idempotency key won: return its job, not a second one.
         await gen.peers.release(job_id)
-        winner = (
-            await _job_by_idempotency_key(gen.engine, team_id, idempotency_key) if idempotency_key else None
-        )
+        winner = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
         if winner is None:
             raise
         return winner

@@ -71,18 +71,8 @@ def job_message(view: JobView) -> generation_pb2.Job:
         if row.output:
             message.training_output.CopyFrom(generation_pb2.TrainingOutput(**row.output))
     else:
-        message.image_generation.CopyFrom(
-            generation_pb2.ImageGenerationInput(
-                reference_model_id=request["reference_model_id"],
-                prompt=request["prompt"],
-                resolution=request["resolution"],
-                quality=request["quality"],
-                num_images=request["num_images"],
-                seed=request.get("seed"),
-                custom_model_id=request.get("custom_model_id", 0),
-                model_version=request.get("model_version", 0),
-            )
-        )
+        # The stored input is the request's fields by their wire names (an unset seed is None).
+        message.image_generation.CopyFrom(generation_pb2.ImageGenerationInput(**request))
     if row.error_code:
         message.error.CopyFrom(generation_pb2.JobError(code=row.error_code, message=row.error_message or ""))
     return message

@@ -3,7 +3,7 @@
 One operation is the job lifecycle as the credits service sees it: `handlers.reserve(team, 10, key)`
 and then `handlers.settle(key, 7)`, i.e. a capture below the reservation that releases the rest
 (two transactions, each under the account's row lock). N asyncio workers run operations for a fixed
-time on the engine the service runs on (`imagegen_credits.service_layer.unit_of_work.create_engine`)
+time on the engine the service runs on (`imagegen_platform.db.create_engine`)
 with a pool of N connections:
 
 - hot team: every worker hits one account row, the serialisation worst case;
@@ -54,9 +54,9 @@ import sqlalchemy
 from imagegen_credits.adapters.tables import account, ledger_entry
 from imagegen_credits.domain.model import Plan
 from imagegen_credits.service_layer import handlers, ledger
-from imagegen_credits.service_layer.unit_of_work import create_engine
 from imagegen_devstack.infra import PostgresServer, free_port
 from imagegen_devstack.stack import migrate_all
+from imagegen_platform.db import create_engine
 from sqlalchemy import event
 
 REPO = Path(__file__).resolve().parents[1]
@@ -747,7 +747,7 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_seconds_per_side": args.warmup,
         "reserve_hundredths": RESERVE,
         "charge_hundredths": CHARGE,
-        "engine": "imagegen_credits.service_layer.unit_of_work.create_engine, pool_size=workers",
+        "engine": "imagegen_platform.db.create_engine, pool_size=workers",
         "ceiling": "asyncpg pool of the same size, no reset on release",
     }
     print(

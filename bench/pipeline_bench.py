@@ -570,9 +570,6 @@ class InstantPeers:
     async def plan_limits(self, team_id: str) -> PlanLimits:
         return self.limits[team_id]
 
-    async def plan_name(self, team_id: str) -> str:
-        return "enterprise"
-
     async def import_image(
         self, team_id: str, plan: str, job_id: str, position: int, url: str
     ) -> StoredImage:

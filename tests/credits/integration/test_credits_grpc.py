@@ -4,7 +4,7 @@ import grpc
 import pytest
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
-from imagegen_credits.service_layer.unit_of_work import create_engine
+from imagegen_platform.db import create_engine
 from imagegen_platform.grpc_client import error_reason, open_channel
 from imagegen_platform.grpc_server import ErrorAndContextInterceptor
 

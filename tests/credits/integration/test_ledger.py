@@ -9,7 +9,7 @@ from imagegen_credits.adapters.tables import account, ledger_entry, outbox
 from imagegen_credits.domain.model import InsufficientCredits, Plan
 from imagegen_credits.service_layer import handlers
 from imagegen_credits.service_layer.ledger import check_ledger
-from imagegen_credits.service_layer.unit_of_work import create_engine
+from imagegen_platform.db import create_engine
 from imagegen_platform.errors import InvalidArgument, NotFound
 from sqlalchemy import func, select, update
 

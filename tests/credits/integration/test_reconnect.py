@@ -15,8 +15,9 @@ from imagegen_credits.__main__ import migrate
 from imagegen_credits.domain.model import Plan
 from imagegen_credits.service_layer import handlers
 from imagegen_credits.service_layer.ledger import check_ledger
-from imagegen_credits.service_layer.unit_of_work import connection, create_engine
+from imagegen_credits.service_layer.unit_of_work import connection
 from imagegen_devstack.infra import PostgresServer, free_port
+from imagegen_platform.db import create_engine
 from imagegen_platform.errors import Unavailable
 
 

@@ -11,7 +11,7 @@ from imagegen_credits.domain.model import Plan
 from imagegen_credits.service_layer import handlers
 from imagegen_credits.service_layer.ledger import check_ledger
 from imagegen_credits.service_layer.stripe_events import StripeBilling, process_due_events, record_event
-from imagegen_credits.service_layer.unit_of_work import create_engine
+from imagegen_platform.db import create_engine
 from sqlalchemy import select
 
 PRICES = {"price_basic": Plan.BASIC, "price_pro": Plan.PRO}

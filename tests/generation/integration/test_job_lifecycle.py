@@ -71,9 +71,6 @@ class FakePeers:
     async def release(self, key: str) -> None:
         self.released.append(key)
 
-    async def plan_name(self, team_id: str) -> str:
-        return "pro"
-
     async def import_image(
         self, team_id: str, plan: str, job_id: str, position: int, url: str
     ) -> StoredImage:
@@ -636,9 +633,10 @@ async def test_a_queued_job_knows_when_it_should_start_from_its_place_and_recent
 async def test_a_stored_delivery_is_recorded_once_however_often_the_provider_sends_it(generation, team_id):
     job_id, request_id = await running_job(generation, team_id)
     payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
-    assert await deliveries.store(generation, request_id, True, payload, "") is True
-    assert await deliveries.store(generation, request_id, True, payload, "") is False  # a retry
-    await deliveries.record(generation, request_id)
+    delivery = await deliveries.store(generation, request_id, True, payload, "")
+    assert delivery is not None
+    assert await deliveries.store(generation, request_id, True, payload, "") is None  # a retry
+    await deliveries.record(generation, delivery)
     assert (await handlers.get_job(generation.engine, team_id, job_id)).row.status == "completed"
     assert await delivery_status(generation, request_id) == ("processed", 1)
     assert await deliveries.record_due(generation) == 0
@@ -659,8 +657,8 @@ async def test_an_interrupted_delivery_is_taken_again_once_its_lease_runs_out(ge
 
 async def test_a_delivery_that_keeps_failing_is_parked_not_retried_forever(generation, team_id):
     request_id = f"never-submitted-{team_id}"
-    await deliveries.store(generation, request_id, True, b"{}", "")
-    await deliveries.record(generation, request_id)
+    delivery = await deliveries.store(generation, request_id, True, b"{}", "")
+    await deliveries.record(generation, delivery)
     assert await delivery_status(generation, request_id) == ("received", 1)
     for _ in range(deliveries.MAX_ATTEMPTS - 1):
         await expire_lease(generation, request_id)
@@ -753,7 +751,7 @@ async def test_a_webhook_that_beats_the_workers_write_is_recorded_in_the_same_at
     claimed = await handlers.dispatch_next(generation)
     request_id = f"fal-early-{team_id}"
     payload = json.dumps({"images": [{"url": "https://fal/1.png"}]}).encode()
-    await deliveries.store(generation, request_id, True, payload, "")
+    delivery = await deliveries.store(generation, request_id, True, payload, "")
 
     async def worker_records_the_request_a_moment_later():
         await asyncio.sleep(0.03)
@@ -765,8 +763,6 @@ async def test_a_webhook_that_beats_the_workers_write_is_recorded_in_the_same_at
                 update(job).where(job.c.id == claimed.id).values(provider_request_id=request_id)
             )
 
-    await asyncio.gather(
-        deliveries.record(generation, request_id), worker_records_the_request_a_moment_later()
-    )
+    await asyncio.gather(deliveries.record(generation, delivery), worker_records_the_request_a_moment_later())
     assert await delivery_status(generation, request_id) == ("processed", 1)
     assert (await handlers.get_job(generation.engine, team_id, view.row.id)).row.status == "completed"

@@ -1,9 +1,10 @@
 """The command line every service shares: `migrate`, `serve`, and any extra long-running roles."""
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
+
+import uvloop
 
 from imagegen_platform.logging import configure_logging
 from imagegen_platform.metrics import start_metrics_server
@@ -44,4 +45,4 @@ def service_main(
     configure_tracing(service if command == "serve" else f"{service}-{command}")
     port_setting = "metrics_port" if command == "serve" else f"{command.replace('-', '_')}_metrics_port"
     start_metrics_server(getattr(settings, port_setting, 0), settings.grpc_host)
-    asyncio.run(roles[command](settings))
+    uvloop.run(roles[command](settings))

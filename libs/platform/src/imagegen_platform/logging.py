@@ -44,3 +44,6 @@ def configure_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # httpx logs every request at INFO: a line per provider call and image fetch is noise, and
+    # formatting it is a measurable share of a busy worker's CPU. Failures are logged by the callers.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

@@ -1,7 +1,9 @@
 """OpenTelemetry tracing: one tracer provider per process, W3C trace context across every hop.
 
-Spans are always recorded (so log lines carry trace ids) but exported only when
-OTEL_EXPORTER_OTLP_ENDPOINT is set, by OTLP over HTTP; tests add their own in-memory exporter.
+Spans are recorded and exported only when OTEL_EXPORTER_OTLP_ENDPOINT is set, by OTLP over HTTP
+(sampled as OTEL_TRACES_SAMPLER says, every trace by default). Without an exporter, recording them
+would only cost CPU: spans are then not recorded, but still get ids and propagate, so log lines
+and the services downstream carry the same trace ids.
 The context travels in gRPC metadata (grpc_server / grpc_client interceptors), in NATS headers
 (the outbox stores the `traceparent` of the transaction that wrote each event) and in the fal
 webhook URL, so one job is one trace from its POST to its settlement.
@@ -14,6 +16,7 @@ from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 TRACEPARENT = "traceparent"
 
@@ -24,11 +27,14 @@ def configure_tracing(service: str) -> TracerProvider | None:
     """Install this process's tracer provider (once); returns it, or None when one was already set."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return None
-    provider = TracerProvider(resource=Resource.create({"service.name": f"imagegen-{service}"}))
+    resource = Resource.create({"service.name": f"imagegen-{service}"})
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
+        provider = TracerProvider(resource=resource)
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    else:
+        provider = TracerProvider(resource=resource, sampler=ALWAYS_OFF)
     trace.set_tracer_provider(provider)
     return provider
 

@@ -28,7 +28,6 @@ from imagegen_credits.entrypoints.events import register_settlement_consumer
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
 from imagegen_credits.service_layer.ledger import check_ledger
 from imagegen_credits.service_layer.stripe_events import StripeBilling
-from imagegen_credits.service_layer.unit_of_work import create_engine
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -38,7 +37,7 @@ def migrate(database_url: str) -> None:
 
 
 async def serve(settings: CreditsSettings) -> None:
-    engine = create_engine(settings.database_url)
+    engine = db.create_engine(settings.database_url)
     broker = create_broker(settings.nats_url)
     register_settlement_consumer(broker, engine)
     await broker.connect()
@@ -71,7 +70,7 @@ async def serve(settings: CreditsSettings) -> None:
 
 
 async def check(settings: CreditsSettings) -> None:
-    engine = create_engine(settings.database_url, pool_size=1)
+    engine = db.create_engine(settings.database_url, pool_size=1)
     try:
         mismatches = await check_ledger(engine)
     finally:

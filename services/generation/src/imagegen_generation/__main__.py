@@ -18,7 +18,12 @@ from imagegen_generation.adapters.tables import SCHEMA, outbox
 from imagegen_generation.bootstrap import build_generation
 from imagegen_generation.config import GenerationSettings
 from imagegen_generation.entrypoints.grpc_servicer import GenerationServicer
-from imagegen_generation.entrypoints.worker import dispatch_loop, provider_loop, register_worker
+from imagegen_generation.entrypoints.worker import (
+    StartedJobs,
+    dispatch_loop,
+    provider_loop,
+    register_worker,
+)
 from imagegen_generation.metrics import queue_metrics_loop
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,8 +37,9 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
     generation = build_generation(settings)
     broker = create_broker(settings.nats_url)
     wakeup = asyncio.Event()
+    started_jobs = StartedJobs()
     if worker:
-        register_worker(broker, generation, wakeup, settings.worker_ack_wait_seconds)
+        register_worker(broker, generation, wakeup, started_jobs, settings.worker_ack_wait_seconds)
     await broker.connect()
     await ensure_stream(broker, GENERATION_STREAM_CONFIG, settings.stream_replicas)
     await broker.start()
@@ -44,7 +50,9 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
     ]
     if worker:
         tasks += [
-            asyncio.create_task(dispatch_loop(generation, wakeup, settings.worker_idle_dispatch_seconds))
+            asyncio.create_task(
+                dispatch_loop(generation, wakeup, settings.worker_idle_dispatch_seconds, started_jobs)
+            )
             for _ in range(settings.worker_dispatchers)
         ]
         poll_after = timedelta(seconds=settings.provider_poll_after_seconds)

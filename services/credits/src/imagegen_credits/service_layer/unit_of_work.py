@@ -4,11 +4,8 @@ Every handler that reads or moves credits runs its statements (adapters/reposito
 the pooled connection's asyncpg driver: SQLAlchemy's pool still owns the connections, but not the
 statements, which cost several times more client CPU through SQLAlchemy than through asyncpg.
 
-Reconnecting without pool_pre_ping: on asyncpg, a pre-ping is three more round trips per checkout
-(BEGIN, ";", ROLLBACK), as many as the writes of a reservation. Instead:
-- a checkout drops a connection the driver already knows is closed. When Postgres restarts or
-  terminates a backend, the server closes the socket and asyncpg marks the connection closed, so
-  this catches the idle connections of a restart at no cost;
+Reconnecting without pool_pre_ping (see imagegen_platform.db.create_engine):
+- a checkout drops a connection the driver already knows is closed;
 - a transaction whose connection dies under it (a restart mid-call, or a close asyncpg has not
   noticed yet) discards that connection and is run once more on a fresh one. Retrying is safe
   because every handler is idempotent on its key: if the lost transaction did commit, the retry
@@ -20,30 +17,17 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar
 
 from asyncpg import Connection
 from imagegen_platform.errors import Unavailable
-from sqlalchemy import event, exc
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import exc
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """imagegen_platform.db.create_engine's settings, with the checkout check instead of pre_ping."""
-    engine = create_async_engine(database_url, pool_size=pool_size)
-    event.listen(engine.sync_engine, "checkout", _drop_closed_connection)
-    return engine
-
-
-def _drop_closed_connection(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
-    if dbapi_connection.driver_connection.is_closed():
-        # The pool replaces the connection with a new one.
-        raise exc.DisconnectionError("Postgres closed this connection")
 
 
 class ConnectionLost(Exception):

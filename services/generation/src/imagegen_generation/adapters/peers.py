@@ -1,5 +1,6 @@
 """Clients of the services generation calls: models, credits and storage."""
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,12 @@ _PLAN_RANK = {
 }
 
 
+# A plan's name by rank (free, basic, pro, enterprise): its images' retention.
+PLAN_NAMES = {
+    rank: credits_pb2.Plan.Name(plan).removeprefix("PLAN_").lower() for plan, rank in _PLAN_RANK.items()
+}
+
+
 def _plan_limits(balance: credits_pb2.Balance) -> PlanLimits:
     return PlanLimits(_PLAN_RANK.get(balance.plan, 0), balance.max_concurrent_jobs)
 
@@ -86,8 +93,15 @@ def _quote(quote) -> Quote:
     return Quote(quote.amount_hundredths, quote.pricing_version, dict(quote.breakdown))
 
 
+# The reference catalog is seeded reference data; a process re-reads a model after this long.
+CATALOG_CACHE_SECONDS = 60.0
+
+
 class Peers:
     def __init__(self, models_addr: str, credits_addr: str, storage_addr: str) -> None:
+        # Reference models by id, with the monotonic time each was read: every image job of a
+        # reference model needs it, and asking the models service each time is a round trip per job.
+        self._catalog: dict[int, tuple[float, CatalogModel]] = {}
         self._channels: list[grpc.aio.Channel] = [
             open_channel(models_addr),
             open_channel(credits_addr),
@@ -99,10 +113,15 @@ class Peers:
         self.storage = storage_service_pb2_grpc.StorageServiceStub(self._channels[2])
 
     async def reference_model(self, model_id: int) -> CatalogModel:
+        cached = self._catalog.get(model_id)
+        if cached is not None and time.monotonic() - cached[0] < CATALOG_CACHE_SECONDS:
+            return cached[1]
         response = await self.models.GetReferenceModel(
             models_service_pb2.GetReferenceModelRequest(id=model_id)
         )
-        return _catalog_model(response.reference_model)
+        model = _catalog_model(response.reference_model)
+        self._catalog[model_id] = (time.monotonic(), model)
+        return model
 
     async def resolve_model_version(
         self, team_id: str, custom_model_id: int, version: int
@@ -173,11 +192,6 @@ class Peers:
 
     async def release(self, key: str) -> None:
         await self.credits.ReleaseCredits(credits_service_pb2.ReleaseCreditsRequest(idempotency_key=key))
-
-    async def plan_name(self, team_id: str) -> str:
-        """The team's plan in effect (free, basic, pro, enterprise), which sets its images' retention."""
-        response = await self.credits.GetBalance(credits_service_pb2.GetBalanceRequest(team_id=team_id))
-        return credits_pb2.Plan.Name(response.balance.plan).removeprefix("PLAN_").lower()
 
     async def import_image(
         self, team_id: str, plan: str, job_id: str, position: int, url: str

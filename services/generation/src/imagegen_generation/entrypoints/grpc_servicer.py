@@ -262,16 +262,16 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
             or not request.provider_request_id
         ):
             raise InvalidArgument("invalid_provider_report", "provider_request_id and outcome are required")
-        stored = await deliveries.store(
+        delivery = await deliveries.store(
             self.generation,
             request.provider_request_id,
             request.outcome == generation_service_pb2.PROVIDER_OUTCOME_OK,
             request.payload_json,
             request.error,
         )
-        if stored:
+        if delivery is not None:
             # The task inherits this call's context, so its spans and logs stay in the job's trace.
-            task = asyncio.create_task(deliveries.record(self.generation, request.provider_request_id))
+            task = asyncio.create_task(deliveries.record(self.generation, delivery))
             self._recording.add(task)
             task.add_done_callback(self._recording.discard)
-        return generation_service_pb2.RecordProviderDeliveryResponse(duplicate=not stored)
+        return generation_service_pb2.RecordProviderDeliveryResponse(duplicate=delivery is None)

@@ -4,10 +4,16 @@ The database decides what runs next (plan tier, least-recently-served team, requ
 handlers.dispatch_next). JetStream carries the JobQueued events that wake dispatchers: a message is
 acknowledged only once its job has left the queue, so the stream holds every job still waiting,
 and a worker that dies loses nothing (its claimed job is resubmitted once the claim times out).
+
+A message is held while the dispatchers it woke run: when this process starts its job, it is
+acknowledged at once, with no read of the job and no redelivery. Only a message whose job is
+started elsewhere or has to wait for a slot is checked against the database and, while its job
+waits, handed back for later.
 """
 
 import asyncio
 import logging
+from collections import OrderedDict
 from datetime import timedelta
 
 from faststream.middlewares import AckPolicy
@@ -23,10 +29,50 @@ log = logging.getLogger(__name__)
 
 # A queued job's message comes back after 1, 2, 4 ... seconds, at most this many, while it waits.
 MAX_REDELIVERY_DELAY_SECONDS = 30.0
+# How long a message waits for this process's dispatchers to start its job before the database is
+# asked whether the job is still queued.
+HOLD_SECONDS = 1.0
+# JobQueued messages held at once.
+HELD_MESSAGES = 64
+
+
+class StartedJobs:
+    """Jobs this process's dispatchers started recently, and the messages waiting for one to start."""
+
+    REMEMBERED = 4096
+
+    def __init__(self) -> None:
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._waiting: dict[str, asyncio.Future[None]] = {}
+
+    def started(self, job_id: str) -> None:
+        self._recent[job_id] = None
+        if len(self._recent) > self.REMEMBERED:
+            self._recent.popitem(last=False)
+        waiting = self._waiting.get(job_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
+    async def wait_for(self, job_id: str, seconds: float) -> bool:
+        """Whether this process starts the job within `seconds` (or already has)."""
+        if job_id in self._recent:
+            return True
+        waiting = self._waiting.setdefault(job_id, asyncio.get_running_loop().create_future())
+        try:
+            await asyncio.wait_for(waiting, seconds)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._waiting.pop(job_id, None)
 
 
 def register_worker(
-    broker: NatsBroker, generation: handlers.Generation, wakeup: asyncio.Event, ack_wait_seconds: float
+    broker: NatsBroker,
+    generation: handlers.Generation,
+    wakeup: asyncio.Event,
+    started_jobs: StartedJobs,
+    ack_wait_seconds: float,
 ) -> None:
     @broker.subscriber(
         JOB_QUEUED_SUBJECT,
@@ -35,10 +81,14 @@ def register_worker(
         pull_sub=PullSub(batch_size=10, timeout=1.0),
         config=ConsumerConfig(ack_wait=ack_wait_seconds),
         ack_policy=AckPolicy.MANUAL,
+        max_workers=HELD_MESSAGES,
     )
     async def job_queued(body: bytes, msg: NatsMessage) -> None:
         event = events_pb2.JobQueued.FromString(body)
         wakeup.set()
+        if await started_jobs.wait_for(event.job_id, HOLD_SECONDS):
+            await msg.ack()
+            return
         try:
             waiting = await handlers.is_queued(generation.engine, event.job_id)
         except Exception:
@@ -58,13 +108,18 @@ def register_worker(
         wakeup.set()
 
 
-async def dispatch_loop(generation: handlers.Generation, wakeup: asyncio.Event, idle_seconds: float) -> None:
+async def dispatch_loop(
+    generation: handlers.Generation,
+    wakeup: asyncio.Event,
+    idle_seconds: float,
+    started_jobs: StartedJobs | None = None,
+) -> None:
     """Start jobs while any may run; then sleep until woken (or `idle_seconds`, as a safety net)."""
     while True:
         wakeup.clear()
         request_id_var.set(None)
         try:
-            started = await handlers.dispatch_once(generation)
+            started = await handlers.dispatch_once(generation, started_jobs.started if started_jobs else None)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -8,6 +8,7 @@ keeps failing (e.g. about a request no job ever had) is parked after MAX_ATTEMPT
 import asyncio
 import logging
 import random
+from dataclasses import dataclass
 from datetime import timedelta
 
 from imagegen_platform.errors import NotFound
@@ -32,10 +33,21 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=min(300.0, 2.0 ** (attempts - 1)) * random.uniform(0.5, 1.0))
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """A stored provider report, claimed for one attempt to record it."""
+
+    provider_request_id: str
+    ok: bool
+    payload: bytes
+    error: str
+    attempts: int
+
+
 async def store(
     gen: handlers.Generation, provider_request_id: str, ok: bool, payload: bytes, error: str
-) -> bool:
-    """Store the delivery, claimed for an attempt right away; False when one was already stored."""
+) -> Delivery | None:
+    """Store the delivery, claimed for an attempt right away; None when one was already stored."""
     async with gen.engine.begin() as connection:
         stored = await connection.execute(
             pg_insert(provider_delivery)
@@ -51,19 +63,14 @@ async def store(
             .on_conflict_do_nothing(index_elements=[provider_delivery.c.provider_request_id])
             .returning(provider_delivery.c.provider_request_id)
         )
-        return stored.first() is not None
+        if stored.first() is None:
+            return None
+    return Delivery(provider_request_id, ok, payload, error, attempts=1)
 
 
-async def record(gen: handlers.Generation, provider_request_id: str) -> None:
+async def record(gen: handlers.Generation, delivery: Delivery) -> None:
     """One attempt to record a claimed delivery for its job; on failure, schedule the next or park it."""
-    async with gen.engine.connect() as connection:
-        delivery = (
-            await connection.execute(
-                select(provider_delivery).where(
-                    provider_delivery.c.provider_request_id == provider_request_id
-                )
-            )
-        ).one()
+    provider_request_id = delivery.provider_request_id
     try:
         await _complete(gen, delivery)
     except Exception as failure:  # any failure is retried; the job's own transitions are idempotent
@@ -111,27 +118,29 @@ async def record_due(gen: handlers.Generation, batch_size: int = 20) -> int:
     """Take deliveries whose retry is due (or whose attempt's lease ran out) and record them."""
     async with gen.engine.begin() as connection:
         due = (
-            (
-                await connection.execute(
-                    update(provider_delivery)
-                    .where(
-                        provider_delivery.c.provider_request_id.in_(
-                            select(provider_delivery.c.provider_request_id)
-                            .where(
-                                provider_delivery.c.status == "received",
-                                provider_delivery.c.next_attempt_at <= func.now(),
-                            )
-                            .limit(batch_size)
-                            .with_for_update(skip_locked=True)
+            await connection.execute(
+                update(provider_delivery)
+                .where(
+                    provider_delivery.c.provider_request_id.in_(
+                        select(provider_delivery.c.provider_request_id)
+                        .where(
+                            provider_delivery.c.status == "received",
+                            provider_delivery.c.next_attempt_at <= func.now(),
                         )
+                        .limit(batch_size)
+                        .with_for_update(skip_locked=True)
                     )
-                    .values(attempts=provider_delivery.c.attempts + 1, next_attempt_at=func.now() + LEASE)
-                    .returning(provider_delivery.c.provider_request_id)
+                )
+                .values(attempts=provider_delivery.c.attempts + 1, next_attempt_at=func.now() + LEASE)
+                .returning(
+                    provider_delivery.c.provider_request_id,
+                    provider_delivery.c.ok,
+                    provider_delivery.c.payload,
+                    provider_delivery.c.error,
+                    provider_delivery.c.attempts,
                 )
             )
-            .scalars()
-            .all()
-        )
-    for provider_request_id in due:
-        await record(gen, provider_request_id)
+        ).all()
+    for row in due:
+        await record(gen, Delivery(*row))
     return len(due)

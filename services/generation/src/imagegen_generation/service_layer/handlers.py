@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from imagegen_generation.adapters.peers import Peers, Quote
+from imagegen_generation.adapters.peers import PLAN_NAMES, Peers, Quote
 from imagegen_generation.adapters.provider import (
     FalProvider,
     ProviderError,
@@ -121,22 +122,36 @@ async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = 
 async def _place_in_queue(connection: AsyncConnection, view: JobView) -> None:
     """The queued job's position in its team's dispatch order, and when it should start."""
     row = view.row
-    ahead = await connection.scalar(
+    in_order = tuple_(-job.c.priority, job.c.created_at, job.c.id)
+    ahead_of_it = (
         select(func.count())
         .select_from(job)
         .where(
             job.c.team_id == row.team_id,
             job.c.status == JobStatus.QUEUED.value,
-            tuple_(-job.c.priority, job.c.created_at, job.c.id)
-            < tuple_(-row.priority, row.created_at, row.id),
+            in_order < tuple_(-row.priority, row.created_at, row.id),
         )
+        .scalar_subquery()
     )
+    # One round trip for the place and the team's slots (no schedule row: the plan is not known yet).
+    team = team_schedule.c.team_id == row.team_id
+    ahead, max_concurrent, running = (
+        await connection.execute(
+            select(
+                ahead_of_it,
+                select(team_schedule.c.max_concurrent).where(team).scalar_subquery(),
+                select(team_schedule.c.running).where(team).scalar_subquery(),
+            )
+        )
+    ).one()
     view.queue_position = ahead + 1
-    team = (
-        await connection.execute(select(team_schedule).where(team_schedule.c.team_id == row.team_id))
-    ).one_or_none()
-    if team is None or team.max_concurrent <= 0:
+    if max_concurrent is None or max_concurrent <= 0:
         return  # the plan runs nothing (or is not known yet): no honest estimate
+    free = max(0, max_concurrent - running)
+    waves = 0 if ahead < free else (ahead - free) // max_concurrent + 1
+    if waves == 0:
+        view.estimated_start_at = datetime.now(UTC)
+        return
     recent = (
         select(
             (func.extract("epoch", job.c.finished_at) - func.extract("epoch", job.c.started_at)).label(
@@ -149,11 +164,8 @@ async def _place_in_queue(connection: AsyncConnection, view: JobView) -> None:
         .subquery()
     )
     run_seconds = await connection.scalar(select(func.avg(recent.c.seconds)))
-    free = max(0, team.max_concurrent - team.running)
-    waves = 0 if ahead < free else (ahead - free) // team.max_concurrent + 1
-    if waves and run_seconds is None:
-        return
-    view.estimated_start_at = datetime.now(UTC) + timedelta(seconds=waves * float(run_seconds or 0))
+    if run_seconds is not None:
+        view.estimated_start_at = datetime.now(UTC) + timedelta(seconds=waves * float(run_seconds))
 
 
 def training_message(training_input: dict[str, Any]) -> generation_pb2.ModelTrainingInput:
@@ -384,8 +396,9 @@ async def _queue_job(
                 await _check_spend_cap(connection, key_spend, new_job.quote.amount_hundredths)
             limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
             reserved = True
-            await connection.execute(
-                insert(job).values(
+            created = await connection.execute(
+                insert(job)
+                .values(
                     id=job_id,
                     team_id=team_id,
                     type=new_job.type.value,
@@ -406,7 +419,9 @@ async def _queue_job(
                     request_id=request_id_var.get(),
                     api_key_id=key_spend.api_key_id if key_spend else None,
                 )
+                .returning(job)
             )
+            view = JobView(created.one())
             await connection.execute(
                 insert(job_transition).values(
                     job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created"
@@ -426,7 +441,8 @@ async def _queue_job(
             )
             event = events_pb2.JobQueued(job_id=job_id, team_id=team_id, type=TYPE_TO_WIRE[new_job.type])
             await add_event(connection, outbox, JOB_QUEUED_SUBJECT, event, request_id_var.get())
-            return await _load(connection, job_id)
+            await _place_in_queue(connection, view)
+            return view
     except IntegrityError:
         # A concurrent request with the same idempotency key won: return its job, not a second one.
         await gen.peers.release(job_id)
@@ -645,11 +661,14 @@ async def _start_next_of_team(connection: AsyncConnection, team_id: str) -> Row 
     return row
 
 
-async def dispatch_once(gen: Generation) -> str | None:
-    """Start and submit the next job that may run; its id, or None when none may run now."""
+async def dispatch_once(gen: Generation, on_start: Callable[[str], None] | None = None) -> str | None:
+    """Start and submit the next job that may run; its id, or None when none may run now.
+    `on_start` hears of the job once it has left the queue, before it is submitted."""
     row = await dispatch_next(gen)
     if row is None:
         return None
+    if on_start is not None:
+        on_start(row.id)
     job_id_var.set(row.id)
     request_id_var.set(row.request_id)
     with _in_job_trace(row.traceparent, "job dispatch"):
@@ -753,10 +772,13 @@ async def complete_provider_request(
 ) -> JobView:
     """Record a provider's verified terminal report once; repeats return the finished job."""
     async with gen.engine.connect() as connection:
+        # The team's plan as the scheduler last read it from credits (at the job's creation, and
+        # again at its dispatch when older than PLAN_LIMITS_MAX_AGE) sets its images' retention.
         row = (
             await connection.execute(
-                select(job)
+                select(job, team_schedule.c.plan_rank)
                 .join(provider_request, provider_request.c.job_id == job.c.id)
+                .join(team_schedule, team_schedule.c.team_id == job.c.team_id)
                 .where(provider_request.c.id == provider_request_id)
             )
         ).one_or_none()
@@ -780,7 +802,7 @@ async def complete_provider_request(
             sources = provider_images(payload)
         except ValueError as invalid:
             return await _fail(gen, row, "invalid_provider_output", str(invalid))
-        plan = await gen.peers.plan_name(row.team_id)
+        plan = PLAN_NAMES[row.plan_rank]
         stored = [
             await gen.peers.import_image(row.team_id, plan, row.id, position, source.url)
             for position, source in enumerate(sources)

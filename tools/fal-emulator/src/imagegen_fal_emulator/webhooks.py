@@ -45,8 +45,9 @@ class WebhookSender:
         self._key = signing_key
         self._user_id = user_id
         self._retry_delays = retry_delays
-        self._timeout = timeout
-        self._ssl = ssl.create_default_context(cafile=ca_bundle)
+        # One client for every delivery: its pool keeps connections to receivers open, where a
+        # client per webhook paid for a new connection (and client) each time.
+        self._client = httpx.AsyncClient(verify=ssl.create_default_context(cafile=ca_bundle), timeout=timeout)
         self.attempts: list[DeliveryAttempt] = []
         # Strong references, so in-flight deliveries are not garbage-collected.
         self._tasks: set[asyncio.Task[None]] = set()
@@ -78,6 +79,7 @@ class WebhookSender:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._client.aclose()
 
     def _headers(self, request_id: str, body: bytes) -> dict[str, str]:
         timestamp = str(int(time.time()))
@@ -93,27 +95,24 @@ class WebhookSender:
     async def _deliver(self, url: str, request_id: str, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         delays = (0.0, *self._retry_delays)
-        async with httpx.AsyncClient(verify=self._ssl, timeout=self._timeout) as client:
-            for attempt, delay in enumerate(delays, start=1):
-                await asyncio.sleep(delay)
-                status_code: int | None = None
-                error: str | None = None
-                try:
-                    # Signed per attempt so the timestamp stays inside receivers' window.
-                    response = await client.post(url, content=body, headers=self._headers(request_id, body))
-                    status_code = response.status_code
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                self.attempts.append(
-                    DeliveryAttempt(request_id, url, attempt, status_code, error, time.time())
-                )
-                if status_code is not None and 200 <= status_code < 300:
-                    return
-                logger.info(
-                    "webhook %s for %s failed (attempt %d): %s",
-                    url,
-                    request_id,
-                    attempt,
-                    error or status_code,
-                )
+        for attempt, delay in enumerate(delays, start=1):
+            await asyncio.sleep(delay)
+            status_code: int | None = None
+            error: str | None = None
+            try:
+                # Signed per attempt so the timestamp stays inside receivers' window.
+                response = await self._client.post(url, content=body, headers=self._headers(request_id, body))
+                status_code = response.status_code
+            except httpx.HTTPError as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            self.attempts.append(DeliveryAttempt(request_id, url, attempt, status_code, error, time.time()))
+            if status_code is not None and 200 <= status_code < 300:
+                return
+            logger.info(
+                "webhook %s for %s failed (attempt %d): %s",
+                url,
+                request_id,
+                attempt,
+                error or status_code,
+            )
         logger.warning("webhook %s for %s gave up after %d attempts", url, request_id, len(delays))

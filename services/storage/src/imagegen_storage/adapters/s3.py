@@ -3,7 +3,6 @@
 import asyncio
 import base64
 import hashlib
-import io
 import logging
 import random
 import time
@@ -158,17 +157,16 @@ class S3BlobStore:
         metadata: dict[str, str],
         retention_days: int | None,
     ) -> None:
-        """Upload with checksums S3 checks on arrival, then read back size and checksum: a file
-        counts as stored only once S3 holds exactly these bytes. Transient errors retry with
-        exponential backoff and jitter. The body is streamed, so a large file (a training zip) need
-        not be held in memory."""
+        """Upload with checksums S3 checks on arrival, then compare the checksum the PUT's answer
+        reports (no read back): a file counts as stored only once S3 holds exactly these bytes.
+        Transient errors retry with exponential backoff and jitter. The body is streamed, so a large
+        file (a training zip) need not be held in memory."""
         sha256, md5 = _checksums(body)
-        size = body.seek(0, io.SEEK_END)
         extra = {"Tagging": _retention_tagging(retention_days)} if retention_days else {}
         for attempt in range(1, self.upload_attempts + 1):
             try:
                 body.seek(0)
-                self.client.put_object(
+                stored = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
                     Body=body,
@@ -178,8 +176,7 @@ class S3BlobStore:
                     ChecksumSHA256=base64.b64encode(sha256.digest()).decode(),
                     **extra,
                 )
-                head = self.client.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
-                if self._matches(head, size, sha256.digest(), md5.hexdigest()):
+                if self._matches(stored, sha256.digest(), md5.hexdigest()):
                     return
                 log.warning("stored object did not verify", extra={"key": key, "attempt": attempt})
             except (BotoCoreError, ClientError) as error:
@@ -192,14 +189,13 @@ class S3BlobStore:
         raise Unavailable("storage_unverified", "the stored file did not match what was uploaded")
 
     @staticmethod
-    def _matches(head: dict, size: int, sha256: bytes, md5_hex: str) -> bool:
-        """Size, then the strongest checksum S3 reports: SHA-256 when it keeps one, else the ETag,
-        which is the MD5 of a single-part upload (not under SSE-KMS, where S3 keeps SHA-256)."""
-        if head["ContentLength"] != size:
-            return False
-        if head.get("ChecksumSHA256"):
-            return base64.b64decode(head["ChecksumSHA256"]) == sha256
-        etag = head.get("ETag", "").strip('"')
+    def _matches(stored: dict, sha256: bytes, md5_hex: str) -> bool:
+        """The strongest checksum S3 reports for what it stored: SHA-256 when it keeps one, else the
+        ETag, which is the MD5 of a single-part upload (not under SSE-KMS, where S3 keeps SHA-256).
+        Equal checksums mean equal bytes, so equal sizes too."""
+        if stored.get("ChecksumSHA256"):
+            return base64.b64decode(stored["ChecksumSHA256"]) == sha256
+        etag = stored.get("ETag", "").strip('"')
         return "-" in etag or etag == md5_hex
 
     async def put_verified(

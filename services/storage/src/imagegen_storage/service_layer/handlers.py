@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import IO, Any, Protocol
 
 from imagegen_platform.errors import InvalidArgument, NotFound
@@ -78,6 +79,12 @@ class Storage:
     retention: Retention
     clock: Callable[[], datetime] = _utc_now
 
+    @cached_property
+    def autocommit(self) -> AsyncEngine:
+        """The engine running each statement on its own: a lone read or write is one round trip,
+        where a transaction adds a BEGIN and a COMMIT or ROLLBACK."""
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+
 
 @dataclass(frozen=True)
 class Access:
@@ -91,7 +98,7 @@ class Access:
 
 
 async def _by_key(storage: Storage, idempotency_key: str):
-    async with storage.engine.connect() as connection:
+    async with storage.autocommit.connect() as connection:
         return (
             await connection.execute(
                 select(stored_file).where(stored_file.c.idempotency_key == idempotency_key)
@@ -115,12 +122,13 @@ async def import_file(
     if existing is not None:
         return existing
     data = await storage.fetcher.fetch(source_url)
-    return await store_bytes(
+    return await _store_new_object(
         storage,
         team_id=team_id,
         kind=kind,
         owner_id=owner_id,
-        data=data,
+        body=io.BytesIO(data),
+        info=inspect_file(kind, data),
         idempotency_key=idempotency_key,
         plan=plan,
     )
@@ -173,13 +181,41 @@ async def store_object(
     plan: str = "",
     record_with: Callable[[AsyncConnection, str], Awaitable[None]] | None = None,
 ):
-    """Put checked bytes under the owner's prefix and record them; the first row with a key wins.
-
-    The row is written only after S3 holds the verified bytes, so no caller ever gets an id whose
-    object is missing. `record_with(connection, file_id)` writes what must commit with the row."""
+    """Put checked bytes under the owner's prefix and record them, once per key: a replay returns
+    the first row without storing anything. `record_with(connection, file_id)` writes what must
+    commit with the row."""
     existing = await _by_key(storage, idempotency_key)
     if existing is not None:
         return existing
+    return await _store_new_object(
+        storage,
+        team_id=team_id,
+        kind=kind,
+        owner_id=owner_id,
+        body=body,
+        info=info,
+        idempotency_key=idempotency_key,
+        plan=plan,
+        record_with=record_with,
+    )
+
+
+async def _store_new_object(
+    storage: Storage,
+    *,
+    team_id: str,
+    kind: FileKind,
+    owner_id: str,
+    body: IO[bytes],
+    info: FileInfo,
+    idempotency_key: str,
+    plan: str = "",
+    record_with: Callable[[AsyncConnection, str], Awaitable[None]] | None = None,
+):
+    """store_object once the key was found unused: the first row with a key wins.
+
+    The row is written only after S3 holds the verified bytes, so no caller ever gets an id whose
+    object is missing."""
     file_id = str(uuid.uuid4())
     created_at = storage.clock()
     retention_days = storage.retention.days(kind, plan)
@@ -190,34 +226,41 @@ async def store_object(
     key = object_key(team_id, kind, owner_id, file_id, info.extension)
     metadata = object_metadata(file_id, team_id, kind, owner_id, sha256_hex, expires_at)
     await storage.blobs.put_verified(key, body, info.content_type, metadata, retention_days)
-    async with storage.engine.begin() as connection:
-        inserted = await connection.scalar(
-            pg_insert(stored_file)
-            .values(
-                id=file_id,
-                team_id=team_id,
-                kind=kind.value,
-                owner_id=owner_id,
-                idempotency_key=idempotency_key,
-                s3_key=key,
-                content_type=info.content_type,
-                size_bytes=size_bytes,
-                sha256_hex=sha256_hex,
-                width=info.width,
-                height=info.height,
-                state=FileState.STORED.value,
-                created_at=created_at,
-                expires_at=expires_at,
-            )
-            .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
-            .returning(stored_file.c.id)
+    # The inserted row comes back whole: no read after the write.
+    insert_row = (
+        pg_insert(stored_file)
+        .values(
+            id=file_id,
+            team_id=team_id,
+            kind=kind.value,
+            owner_id=owner_id,
+            idempotency_key=idempotency_key,
+            s3_key=key,
+            content_type=info.content_type,
+            size_bytes=size_bytes,
+            sha256_hex=sha256_hex,
+            width=info.width,
+            height=info.height,
+            state=FileState.STORED.value,
+            created_at=created_at,
+            expires_at=expires_at,
         )
-        if inserted is not None and record_with is not None:
-            await record_with(connection, file_id)
-    if inserted is None:
-        # A concurrent store with the same key won; its row is the answer and our copy is nobody's
-        # (kept-forever kinds have no lifecycle rule that would ever remove it).
-        await storage.blobs.delete([key])
+        .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
+        .returning(*stored_file.c)
+    )
+    if record_with is None:
+        async with storage.autocommit.connect() as connection:
+            row = (await connection.execute(insert_row)).one_or_none()
+    else:
+        async with storage.engine.begin() as connection:
+            row = (await connection.execute(insert_row)).one_or_none()
+            if row is not None:
+                await record_with(connection, file_id)
+    if row is not None:
+        return row
+    # A concurrent store with the same key won; its row is the answer and our copy is nobody's
+    # (kept-forever kinds have no lifecycle rule that would ever remove it).
+    await storage.blobs.delete([key])
     return await _by_key(storage, idempotency_key)
 
 
@@ -299,7 +342,7 @@ def access(storage: Storage, row) -> Access:
 
 async def sign_urls(storage: Storage, team_id: str, file_ids: list[str]) -> list[Access]:
     """Fresh read URLs, in request order; expired files say so; another team's file is not found."""
-    async with storage.engine.connect() as connection:
+    async with storage.autocommit.connect() as connection:
         rows = (
             await connection.execute(
                 select(stored_file).where(stored_file.c.team_id == team_id, stored_file.c.id.in_(file_ids))
@@ -314,7 +357,7 @@ async def sign_urls(storage: Storage, team_id: str, file_ids: list[str]) -> list
 
 async def get_file(storage: Storage, team_id: str, file_id: str):
     """One of the team's files and how to read it; another team's file is not found."""
-    async with storage.engine.connect() as connection:
+    async with storage.autocommit.connect() as connection:
         row = (
             await connection.execute(
                 select(stored_file).where(stored_file.c.team_id == team_id, stored_file.c.id == file_id)

@@ -40,8 +40,9 @@ CHECKPOINT, so that no timed one stalls commits in the middle of it.
    provider (submit answers a request id at once) and peers that answer at once (plan limits,
    quote, reservation, image import) stands in for the worker. `--scheduler-teams` teams cycle
    through the enterprise (10), pro (3) and basic (1) limits. Backlog: `--scheduler-jobs` jobs are
-   queued with handlers.create_image_job, then `--dispatchers` loops run the worker's own
-   dispatch_loop while finishers complete each submitted job through
+   queued with handlers.create_image_job, then `--dispatchers` copies of the worker's own
+   dispatch_loop (one per worker process, each submitting as many jobs at once as a worker does)
+   run while finishers complete each submitted job through
    handlers.complete_provider_request (as an instant webhook would), freeing its slot: dispatches/s
    is the scheduler's rate with limits enforced. Paced: jobs are then created at each of `--rates`
    for `--seconds` while the loops run, each creation waking them as a JetStream JobQueued message
@@ -140,8 +141,10 @@ SCHEDULER_PLANS = ((3, 10), (2, 3), (1, 1))
 SCHEDULER_DATABASE = "scheduler_bench"
 # Jobs created at once while queueing the scheduler's backlog (and at most while paced).
 CREATORS = 16
-# How long the worker's idle dispatch loop sleeps when nothing wakes it, as the worker is configured.
+# How long the worker's idle dispatch loop sleeps when nothing wakes it, and how many jobs it submits
+# at once, as the worker is configured.
 IDLE_DISPATCH_SECONDS = GenerationSettings.model_fields["worker_idle_dispatch_seconds"].default
+WORKER_SUBMISSIONS = GenerationSettings.model_fields["worker_submissions"].default
 JETSTREAM_STREAM = "PIPELINE_BENCH"
 JETSTREAM_SUBJECT = "pipelinebench.v1.job.queued"
 
@@ -685,15 +688,15 @@ async def run_scheduler(postgres: PostgresServer, args: argparse.Namespace, cpu:
         await conn.execute(CHECKPOINT)
         before = cpu.sample()
         started = time.time()
-        # As many finishers as dispatch loops, so finishing never holds the dispatchers back.
+        # As many finishers as submissions at once, so finishing never holds the dispatchers back.
         tasks = [
             *(
-                asyncio.create_task(dispatch_loop(gen, wakeup, IDLE_DISPATCH_SECONDS))
+                asyncio.create_task(dispatch_loop(gen, wakeup, IDLE_DISPATCH_SECONDS, WORKER_SUBMISSIONS))
                 for _ in range(args.dispatchers)
             ),
             *(
                 asyncio.create_task(finish_submitted(gen, provider, wakeup, finished))
-                for _ in range(args.dispatchers)
+                for _ in range(args.dispatchers * WORKER_SUBMISSIONS)
             ),
         ]
         wakeup.set()
@@ -910,7 +913,7 @@ def report(results: dict) -> None:
     backlog = scheduler["backlog"]
     print(
         f"\n== scheduler: in-process, no-op provider, {backlog['teams']} teams (limits 10/3/1), "
-        f"{backlog['dispatchers']} dispatch loops"
+        f"{backlog['dispatchers']} dispatch loops (as many worker processes)"
     )
     print(
         f"   backlog of {backlog['jobs']:,}: {backlog['dispatches_per_second']:,.1f} dispatches/s "
@@ -960,7 +963,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--log-level", default="INFO", help="the services' log level (INFO, as make run)")
     parser.add_argument("--scheduler-jobs", type=int, default=2000, help="scheduler backlog (2000)")
     parser.add_argument("--scheduler-teams", type=int, default=30, help="scheduler teams (30)")
-    parser.add_argument("--dispatchers", type=int, default=4, help="dispatch loops (4, the worker's)")
+    parser.add_argument(
+        "--dispatchers", type=int, default=4, help="dispatch loops, one per worker process it stands for (4)"
+    )
     parser.add_argument("--jetstream-seconds", type=float, default=3.0, help="seconds per publish mode (3)")
     parser.add_argument("--window", type=int, default=64, help="publishes in flight (64)")
     parser.add_argument("--output", type=Path, default=RESULTS_PATH, help=f"JSON results ({RESULTS_PATH})")

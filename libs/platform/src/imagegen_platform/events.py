@@ -33,8 +33,9 @@ PLAN_CHANGED_SUBJECT = "credits.v1.plan.changed"
 def create_broker(nats_url: str) -> NatsBroker:
     # Reconnect forever: a NATS restart must not take a service down. Its logs go through our
     # JSON formatter like every other line; its two lines per message received ("Received",
-    # "Processed") are DEBUG, so a busy consumer does not spend its CPU writing them. Every publish and consume is traced (the W3C context
-    # rides in message headers) and counted in Prometheus (faststream_* metrics).
+    # "Processed") are DEBUG, so a busy consumer does not spend its CPU writing them. Every publish
+    # and consume is traced (the W3C context rides in message headers) and counted in Prometheus
+    # (faststream_* metrics).
     return NatsBroker(
         nats_url,
         max_reconnect_attempts=-1,

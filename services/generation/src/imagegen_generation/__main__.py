@@ -49,12 +49,17 @@ async def run(settings: GenerationSettings, *, worker: bool) -> None:
         )
     ]
     if worker:
-        tasks += [
+        tasks.append(
             asyncio.create_task(
-                dispatch_loop(generation, wakeup, settings.worker_idle_dispatch_seconds, started_jobs)
+                dispatch_loop(
+                    generation,
+                    wakeup,
+                    settings.worker_idle_dispatch_seconds,
+                    settings.worker_submissions,
+                    started_jobs,
+                )
             )
-            for _ in range(settings.worker_dispatchers)
-        ]
+        )
         poll_after = timedelta(seconds=settings.provider_poll_after_seconds)
         tasks.append(
             asyncio.create_task(

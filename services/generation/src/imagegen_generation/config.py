@@ -27,9 +27,9 @@ class GenerationSettings(ServiceSettings):
     # How long a worker has to start a job: a claimed job without a provider request after this
     # long belongs to a worker that died and is submitted again (also the queue's ack wait).
     worker_ack_wait_seconds: float = Field(default=60.0, gt=0)
-    # Dispatch tasks per worker process (each submits one job to the provider at a time), and how
-    # often an idle one looks for work without being woken by an event.
-    worker_dispatchers: int = Field(default=4, ge=1, le=64)
+    # Jobs a worker process submits to the provider at once, and how often its idle dispatcher
+    # looks for work without being woken by an event.
+    worker_submissions: int = Field(default=8, ge=1, le=64)
     worker_idle_dispatch_seconds: float = Field(default=1.0, gt=0)
     # The worker asks the provider about a running job when no webhook came for this long (a local
     # machine has no public URL for webhooks), and looks for such jobs this often.

@@ -112,25 +112,50 @@ async def dispatch_loop(
     generation: handlers.Generation,
     wakeup: asyncio.Event,
     idle_seconds: float,
+    submissions: int,
     started_jobs: StartedJobs | None = None,
 ) -> None:
-    """Start jobs while any may run; then sleep until woken (or `idle_seconds`, as a safety net)."""
+    """Start jobs while any may run, submitting up to `submissions` of them to the provider at once;
+    then sleep until woken (or `idle_seconds`, as a safety net).
+
+    One loop per process starts jobs (a transaction each) and hands them to submission tasks: an
+    event wakes one reader of the queue, not one per submission slot that would mostly find nothing.
+    """
+    free = asyncio.Semaphore(submissions)
+    submitting: set[asyncio.Task[None]] = set()
+
+    async def submit(row) -> None:
+        try:
+            await handlers.submit_started(generation, row)
+        except Exception:
+            # The claim stays: the provider loop submits the job again once it times out.
+            log.exception("submitting a job failed", extra={"jobId": row.id})
+        finally:
+            free.release()
+
     while True:
+        await free.acquire()
         wakeup.clear()
         request_id_var.set(None)
         try:
-            started = await handlers.dispatch_once(generation, started_jobs.started if started_jobs else None)
-        except asyncio.CancelledError:
-            raise
+            row = await handlers.dispatch_next(generation)
         except Exception:
+            free.release()
             log.exception("dispatching a job failed; retrying")
-            started = None
             await asyncio.sleep(1.0)
-        if started is None:
+            continue
+        if row is None:
+            free.release()
             try:
                 await asyncio.wait_for(wakeup.wait(), idle_seconds)
             except TimeoutError:
                 pass
+            continue
+        if started_jobs is not None:
+            started_jobs.started(row.id)
+        task = asyncio.create_task(submit(row))
+        submitting.add(task)
+        task.add_done_callback(submitting.discard)
 
 
 async def provider_loop(generation: handlers.Generation, poll_after: timedelta, interval: float) -> None:

@@ -10,7 +10,6 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -178,13 +177,20 @@ async def _transition(
     from_statuses: tuple[JobStatus, ...],
     to_status: JobStatus,
     reason: str,
+    *,
+    locked_in: JobStatus | None = None,
     **values: Any,
 ) -> tuple[Row, JobStatus] | tuple[None, None]:
     """Move a job between states only if it is in one of `from_statuses`: the changed row and the
-    status it left, or (None, None) when it was in none of them."""
+    status it left, or (None, None) when it was in none of them. `locked_in`: the caller has locked
+    the job's row already and read its status."""
     current = (
-        await connection.execute(select(job.c.status).where(job.c.id == job_id).with_for_update())
-    ).scalar_one_or_none()
+        locked_in.value
+        if locked_in is not None
+        else (
+            await connection.execute(select(job.c.status).where(job.c.id == job_id).with_for_update())
+        ).scalar_one_or_none()
+    )
     if current is None or JobStatus(current) not in from_statuses:
         return None, None
     changed = (
@@ -637,6 +643,7 @@ async def _start_next_of_team(connection: AsyncConnection, team_id: str) -> Row 
         (JobStatus.QUEUED,),
         JobStatus.RUNNING,
         "dispatched to a worker",
+        locked_in=JobStatus.QUEUED,
         started_at=func.now(),
         claimed_at=func.now(),
         attempts=job.c.attempts + 1,
@@ -661,19 +668,21 @@ async def _start_next_of_team(connection: AsyncConnection, team_id: str) -> Row 
     return row
 
 
-async def dispatch_once(gen: Generation, on_start: Callable[[str], None] | None = None) -> str | None:
-    """Start and submit the next job that may run; its id, or None when none may run now.
-    `on_start` hears of the job once it has left the queue, before it is submitted."""
+async def dispatch_once(gen: Generation) -> str | None:
+    """Start and submit the next job that may run; its id, or None when none may run now."""
     row = await dispatch_next(gen)
     if row is None:
         return None
-    if on_start is not None:
-        on_start(row.id)
+    await submit_started(gen, row)
+    return row.id
+
+
+async def submit_started(gen: Generation, row: Row) -> None:
+    """Submit a job dispatch_next started, in the trace of the request that created it."""
     job_id_var.set(row.id)
     request_id_var.set(row.request_id)
     with _in_job_trace(row.traceparent, "job dispatch"):
         await _submit(gen, row)
-    return row.id
 
 
 async def _submit(gen: Generation, row: Row) -> None:

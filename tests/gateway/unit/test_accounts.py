@@ -113,7 +113,7 @@ def test_owners_hold_every_scope_and_members_all_but_billing_and_admin():
 
 
 @pytest.fixture
-def signed_in(monkeypatch):
+def signed_in(monkeypatch, api_key_callers):
     """Session tokens to sessions, in place of the database; API key `read-only` holds `read`."""
     expires_at = datetime.now(UTC) + timedelta(days=14)
     known = {
@@ -125,11 +125,8 @@ def signed_in(monkeypatch):
     async def live_session(engine, token):
         return known.get(token)
 
-    async def caller_for_key(engine, secret):
-        return api_keys.Caller("key-1", "team-1", frozenset({"read"})) if secret == "read-only" else None
-
     monkeypatch.setattr(sessions, "live_session", live_session)
-    monkeypatch.setattr(api_keys, "caller_for_key", caller_for_key)
+    api_key_callers["read-only"] = api_keys.Caller("key-1", "team-1", frozenset({"read"}))
 
 
 def client(session: str | None = None) -> httpx.AsyncClient:

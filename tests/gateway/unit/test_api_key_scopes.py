@@ -94,17 +94,10 @@ def test_each_operation_needs_the_scope_of_the_policy():
 
 
 @pytest.fixture
-def keys(monkeypatch):
+def keys(api_key_callers):
     """Secrets to callers, in place of the database."""
-    known = {
-        "read-only": api_keys.Caller("key-1", "team-1", frozenset({"read"})),
-        "everything": api_keys.Caller("key-2", "team-1", frozenset(api_keys.SCOPES)),
-    }
-
-    async def caller_for_key(engine, secret):
-        return known.get(secret)
-
-    monkeypatch.setattr(api_keys, "caller_for_key", caller_for_key)
+    api_key_callers["read-only"] = api_keys.Caller("key-1", "team-1", frozenset({"read"}))
+    api_key_callers["everything"] = api_keys.Caller("key-2", "team-1", frozenset(api_keys.SCOPES))
 
 
 def client() -> httpx.AsyncClient:

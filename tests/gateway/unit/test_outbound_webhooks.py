@@ -272,14 +272,11 @@ def process(services: SimpleNamespace) -> webhook_delivery.WebhookDelivery:
 OCCURRED_AT = datetime(2026, 11, 24, tzinfo=UTC)
 
 
-async def test_a_job_event_carries_the_job_exactly_as_get_jobs_answers_it(monkeypatch, fanned_out):
+async def test_a_job_event_carries_the_job_exactly_as_get_jobs_answers_it(api_key_callers, fanned_out):
     job = completed_job()
     services = SimpleNamespace(generation=FakeGeneration(job), storage=FakeStorage())
 
-    async def caller_for_key(engine, secret):
-        return api_keys.Caller("key-1", "team-1", frozenset({"read"}))
-
-    monkeypatch.setattr(api_keys, "caller_for_key", caller_for_key)
+    api_key_callers["k"] = api_keys.Caller("key-1", "team-1", frozenset({"read"}))
     app = create_app(SETTINGS)
     app.state.engine, app.state.services = None, services
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as http:
@@ -406,11 +403,8 @@ async def test_a_public_https_endpoint_is_accepted_and_a_local_stack_may_allow_h
 
 
 @pytest.fixture
-def admin(monkeypatch):
-    async def caller_for_key(engine, secret):
-        return api_keys.Caller("key-1", "team-1", frozenset(api_keys.SCOPES))
-
-    monkeypatch.setattr(api_keys, "caller_for_key", caller_for_key)
+def admin(api_key_callers):
+    api_key_callers["admin"] = api_keys.Caller("key-1", "team-1", frozenset(api_keys.SCOPES))
 
 
 def client(settings: GatewaySettings) -> httpx.AsyncClient:

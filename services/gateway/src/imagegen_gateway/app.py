@@ -1,6 +1,6 @@
 """The FastAPI application: routers, error shape, request ids, and clients opened in the lifespan."""
 
-import uuid
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -36,6 +36,8 @@ from imagegen_gateway.routes import (
     webhooks,
 )
 
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
+
 
 class RequestIdMiddleware:
     """Gives every request an id (the caller's X-Request-Id if sane), for logs, peers and the response."""
@@ -47,15 +49,16 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        value = given if 0 < len(given) <= 128 and given.isprintable() else f"req_{uuid.uuid4().hex}"
+        given = ""
+        for name, raw in scope["headers"]:
+            if name == _REQUEST_ID:
+                given = raw.decode("latin-1")
+        value = given if 0 < len(given) <= 128 and given.isprintable() else f"req_{secrets.token_hex(16)}"
+        header = (_REQUEST_ID, value.encode())
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    (b"x-request-id", value.encode()),
-                ]
+                message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
         token = request_id_var.set(value)
@@ -79,7 +82,8 @@ class JsonByDefaultMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        # Most requests are not relabelled, and keep their header list.
+        if scope["type"] == "http" and (b"content-type", self.FORM) in scope["headers"]:
             scope["headers"] = [
                 (name, b"application/json" if name == b"content-type" and value == self.FORM else value)
                 for name, value in scope["headers"]

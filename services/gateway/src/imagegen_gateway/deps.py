@@ -2,7 +2,7 @@
 operation needs, the session cookie, and the clients."""
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
@@ -15,13 +15,21 @@ from imagegen_gateway.errors import ApiError
 from imagegen_gateway.rate_limit_headers import RATE_LIMIT_QUOTA
 
 SESSION_COOKIE = "imagegen_session"
+# Where get_caller keeps the request's caller, and who holds its scopes, in the ASGI scope's state.
+_CALLER = "caller"
 
 
-def get_services(request: Request) -> Services:
+# Dependencies are `async def` even without I/O: FastAPI runs a plain `def` dependency in a worker
+# thread, a hand-off between threads per request that costs far more CPU than the function.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_settings(request: Request) -> GatewaySettings:
+async def get_settings(request: Request) -> GatewaySettings:
+    return _settings(request)
+
+
+def _settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
@@ -66,11 +74,11 @@ def _sending_origin(request: Request) -> str | None:
     return csrf.sending_origin(request.headers.get("origin"), request.headers.get("referer"))
 
 
-def refuse_foreign_origin(request: Request) -> None:
+async def refuse_foreign_origin(request: Request) -> None:
     """Refuses signing up or in from another site's page (login CSRF: that page would sign the browser
     in to an account of its choosing). Programs, which name no origin, are not affected."""
     sent = _sending_origin(request)
-    if sent is not None and sent not in get_settings(request).web_origins:
+    if sent is not None and sent not in _settings(request).web_origins:
         raise ApiError(403, "csrf_failed", f"requests from {sent} are not accepted")
 
 
@@ -81,7 +89,7 @@ async def get_session(request: Request, response: Response) -> sessions.Session:
     session = await sessions.live_session(request.app.state.engine, token) if token else None
     if session is None:
         raise ApiError(401, "unauthenticated", "sign in, or send an API key as 'Authorization: Bearer <key>'")
-    settings = get_settings(request)
+    settings = _settings(request)
     if request.method not in csrf.SAFE_METHODS and _sending_origin(request) not in settings.web_origins:
         raise ApiError(
             403,
@@ -100,11 +108,44 @@ async def get_caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> api_keys.Caller:
     """Who calls, holding every scope the operation declares (401, then 403): the live key of
-    `Authorization: Bearer`, else the session cookie's user acting for their current team."""
-    if credentials is not None and credentials.credentials.strip():
-        caller = await api_keys.caller_for_key(request.app.state.engine, credentials.credentials.strip())
-        if caller is None:
+    `Authorization: Bearer`, else the session cookie's user acting for their current team.
+
+    Found once per request, however many dependencies ask, and one request is taken from its rate
+    limits then; RateLimitHeadersMiddleware reports what is left."""
+    state = request.scope.setdefault("state", {})
+    found = state.get(_CALLER)
+    if found is None:
+        found = state[_CALLER] = await _authenticate(request, response, credentials, state)
+    caller, holder = found
+    missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
+    if missing:
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            f"{holder} lacks the {', '.join(missing)} scope",
+            {"requiredScope": missing[0], "requiredScopes": security_scopes.scopes},
+        )
+    return caller
+
+
+async def _authenticate(
+    request: Request,
+    response: Response,
+    credentials: HTTPAuthorizationCredentials | None,
+    state: dict[str, Any],
+) -> tuple[api_keys.Caller, str]:
+    """The caller and who holds its scopes (401 for neither key nor session), with this request
+    taken from its rate limits (429 when they are used up)."""
+    settings = _settings(request)
+    key_limit = rate_limits.RateLimit(settings.rate_limit_per_key_per_minute, 60)
+    team_limit = rate_limits.RateLimit(settings.rate_limit_per_team_per_minute, 60)
+    secret = credentials.credentials.strip() if credentials is not None else ""
+    if secret:
+        # The key's lookup and its rate limits are one statement.
+        authenticated = await api_keys.authenticate(request.app.state.engine, secret, key_limit, team_limit)
+        if authenticated is None:
             raise ApiError(401, "unauthenticated", "the API key is not valid")
+        caller, quota = authenticated
         holder = "this API key"
     elif SESSION_COOKIE in request.cookies:
         session = await get_session(request, response)
@@ -119,35 +160,12 @@ async def get_caller(
             user_id=session.user_id,
         )
         holder = f"your role ({session.role})"
+        quota = await rate_limits.take(
+            request.app.state.engine, f"user:{session.user_id}", key_limit, caller.team_id, team_limit
+        )
     else:
         raise ApiError(401, "unauthenticated", "send your API key as 'Authorization: Bearer <key>'")
-    await _take_rate_limit(request, caller)
-    missing = [scope for scope in security_scopes.scopes if scope not in caller.scopes]
-    if missing:
-        raise ApiError(
-            403,
-            "insufficient_scope",
-            f"{holder} lacks the {', '.join(missing)} scope",
-            {"requiredScope": missing[0], "requiredScopes": security_scopes.scopes},
-        )
-    return caller
-
-
-async def _take_rate_limit(request: Request, caller: api_keys.Caller) -> None:
-    """One request from the caller's and the team's buckets (once per request, however many
-    dependencies resolve the caller); RateLimitHeadersMiddleware reports what is left."""
-    if RATE_LIMIT_QUOTA in request.scope.setdefault("state", {}):
-        return
-    settings = get_settings(request)
-    principal = f"key:{caller.key_id}" if caller.key_id else f"user:{caller.user_id}"
-    quota = await rate_limits.take(
-        request.app.state.engine,
-        principal,
-        rate_limits.RateLimit(settings.rate_limit_per_key_per_minute, 60),
-        caller.team_id,
-        rate_limits.RateLimit(settings.rate_limit_per_team_per_minute, 60),
-    )
-    request.scope["state"][RATE_LIMIT_QUOTA] = quota
+    state[RATE_LIMIT_QUOTA] = quota
     if not quota.allowed:
         raise ApiError(
             429,
@@ -155,6 +173,7 @@ async def _take_rate_limit(request: Request, caller: api_keys.Caller) -> None:
             f"too many requests: retry in {quota.retry_after_seconds} s",
             {"retryAfterSeconds": str(quota.retry_after_seconds)},
         )
+    return caller, holder
 
 
 async def get_team_id(caller: Annotated[api_keys.Caller, Security(get_caller)]) -> str:

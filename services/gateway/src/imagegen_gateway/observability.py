@@ -1,5 +1,6 @@
 """Metrics and traces of every HTTP request, webhook deliveries by outcome, and `/metrics`."""
 
+import functools
 import time
 
 from fastapi import APIRouter, Response
@@ -7,7 +8,7 @@ from imagegen_platform import tracing
 from imagegen_platform.metrics import HTTP_REQUESTS, HTTP_SECONDS
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 WEBHOOK_DELIVERIES = Counter(
@@ -24,6 +25,13 @@ _WEBHOOK_ROUTES = {
     "/api/stripe/webhook": "stripe",
 }
 FAL_WEBHOOK_PATH = "/api/webhooks/fal"
+
+
+@functools.cache
+def _request_metrics(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and duration histogram of these labels: looking a child up by its labels
+    takes a lock and validates them, on every request."""
+    return HTTP_REQUESTS.labels(method, route, str(status)), HTTP_SECONDS.labels(method, route)
 
 
 def _webhook_outcome(status: int) -> str:
@@ -78,8 +86,9 @@ class ObservabilityMiddleware:
         finally:
             route_object = scope.get("route")
             route = getattr(route_object, "path", None) or "unmatched"
-            HTTP_REQUESTS.labels(method, route, str(status)).inc()
-            HTTP_SECONDS.labels(method, route).observe(time.perf_counter() - started)
+            requests, seconds = _request_metrics(method, route, status)
+            requests.inc()
+            seconds.observe(time.perf_counter() - started)
             if route in _WEBHOOK_ROUTES:
                 WEBHOOK_DELIVERIES.labels(_WEBHOOK_ROUTES[route], _webhook_outcome(status)).inc()
             span.update_name(f"{method} {route}")

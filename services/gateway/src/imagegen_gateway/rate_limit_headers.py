@@ -17,11 +17,12 @@ class RateLimitHeadersMiddleware:
             return
 
         async def with_headers(message: Message) -> None:
-            quota = scope.get("state", {}).get(RATE_LIMIT_QUOTA)
-            if message["type"] == "http.response.start" and quota is not None:
-                headers = MutableHeaders(scope=message)
-                for name, value in quota.headers().items():
-                    headers[name] = value
+            if message["type"] == "http.response.start":
+                quota = scope.get("state", {}).get(RATE_LIMIT_QUOTA)
+                if quota is not None:
+                    headers = MutableHeaders(scope=message)
+                    for name, value in quota.headers().items():
+                        headers[name] = value
             await send(message)
 
         await self.app(scope, receive, with_headers)

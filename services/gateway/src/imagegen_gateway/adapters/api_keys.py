@@ -7,13 +7,14 @@ the team's keys and members. Nothing is cached, so a revoked key stops working o
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from imagegen.generation.v1 import generation_pb2
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from imagegen_gateway.adapters import database, rate_limits
 from imagegen_gateway.adapters.tables import api_key
 from imagegen_gateway.adapters.tokens import hash_secret, new_secret
 from imagegen_gateway.pagination import After, newest_first
@@ -83,34 +84,56 @@ async def create_key(
     return key
 
 
-async def caller_for_key(engine: AsyncEngine, secret: str) -> Caller | None:
-    """The live key with this secret; None for unknown or revoked keys."""
-    async with engine.connect() as connection:
-        row = (
-            await connection.execute(
-                select(
-                    api_key.c.id,
-                    api_key.c.team_id,
-                    api_key.c.scopes,
-                    api_key.c.last_used_at,
-                    api_key.c.monthly_spend_cap_hundredths,
-                ).where(api_key.c.key_hash == hash_secret(secret), api_key.c.revoked_at.is_(None))
-            )
-        ).one_or_none()
-        if row is None:
-            return None
-        # Record use at most once a minute, so authentication is not a write on every request.
-        if row.last_used_at is None or row.last_used_at < datetime.now(UTC) - LAST_USED_RESOLUTION:
-            await connection.execute(
-                update(api_key).where(api_key.c.id == row.id).values(last_used_at=func.now())
-            )
-            await connection.commit()
-        return Caller(
-            key_id=row.id,
-            team_id=row.team_id,
-            scopes=frozenset(row.scopes),
-            monthly_spend_cap_hundredths=row.monthly_spend_cap_hundredths,
-        )
+# One statement, so one round trip: the live key of a secret's hash ($1), its last use recorded at
+# most once a minute ($6), and a request taken from its bucket and its team's ($2-$5: capacity and
+# rate of each). No row: the key is unknown or revoked, and no bucket was touched.
+_AUTHENTICATE = f"""
+WITH caller AS (
+    SELECT id, team_id, scopes, monthly_spend_cap_hundredths
+    FROM gateway.api_key
+    WHERE key_hash = $1 AND revoked_at IS NULL
+),
+used AS (
+    UPDATE gateway.api_key SET last_used_at = now()
+    WHERE id = (SELECT id FROM caller) AND (last_used_at IS NULL OR last_used_at < now() - $6::interval)
+),
+taken AS ({
+    rate_limits.take_from(
+        "SELECT 'key:' || id, $2::float8, $3::float8 FROM caller"
+        " UNION ALL SELECT 'team:' || team_id, $4::float8, $5::float8 FROM caller"
+    )
+})
+SELECT caller.id, caller.team_id, caller.scopes, caller.monthly_spend_cap_hundredths,
+       taken.capacity, taken.rate, taken.tokens, taken.allowed
+FROM caller, taken
+"""
+
+
+async def authenticate(
+    engine: AsyncEngine, secret: str, key_limit: rate_limits.RateLimit, team_limit: rate_limits.RateLimit
+) -> tuple[Caller, rate_limits.Quota] | None:
+    """The live key with this secret, and what taking this request left of its and its team's rate
+    limits; None for unknown or revoked keys."""
+    rows = await database.fetch(
+        engine,
+        _AUTHENTICATE,
+        hash_secret(secret),
+        float(key_limit.requests),
+        key_limit.rate,
+        float(team_limit.requests),
+        team_limit.rate,
+        LAST_USED_RESOLUTION,
+    )
+    if not rows:
+        return None
+    key_id, team_id, scopes, monthly_spend_cap_hundredths = rows[0][:4]
+    caller = Caller(
+        key_id=key_id,
+        team_id=team_id,
+        scopes=frozenset(scopes),
+        monthly_spend_cap_hundredths=monthly_spend_cap_hundredths,
+    )
+    return caller, rate_limits.tightest(row[4:] for row in rows)
 
 
 def key_spend(caller: Caller) -> generation_pb2.KeySpend | None:

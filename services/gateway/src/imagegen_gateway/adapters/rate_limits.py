@@ -1,14 +1,18 @@
 """Per-key and per-team rate limits: token buckets in Postgres, so every gateway replica shares them.
 
 One statement per request refills and takes from both buckets; the answer is the tighter of the two,
-which the RateLimit-* headers report and a 429's Retry-After is taken from.
+which the RateLimit-* headers report and a 429's Retry-After is taken from. For API keys that
+statement is also the key's lookup (api_keys.authenticate).
 """
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from imagegen_gateway.adapters import database
 
 
 @dataclass(frozen=True)
@@ -46,14 +50,15 @@ class Quota:
         return headers
 
 
-# statement_timestamp() is one instant for the whole statement, so each bucket's refill is exact.
-_TAKE = text(
-    """
+def take_from(buckets: str) -> str:
+    """An upsert that refills each bucket of `buckets` (a query of `bucket, capacity, rate` rows, in
+    the order their rows are locked) and takes one request from it; it returns `capacity, rate,
+    tokens, allowed` per bucket, for `tightest`."""
+    # statement_timestamp() is one instant for the whole statement, so each bucket's refill is exact.
+    return f"""
     INSERT INTO gateway.rate_limit_bucket AS b (bucket, capacity, rate, tokens, allowed, updated_at)
-    VALUES (:key_bucket, CAST(:key_capacity AS float8), CAST(:key_rate AS float8),
-            CAST(:key_capacity AS float8) - 1, true, statement_timestamp()),
-           (:team_bucket, CAST(:team_capacity AS float8), CAST(:team_rate AS float8),
-            CAST(:team_capacity AS float8) - 1, true, statement_timestamp())
+    SELECT bucket, capacity, rate, capacity - 1, true, statement_timestamp()
+    FROM ({buckets}) AS wanted (bucket, capacity, rate)
     ON CONFLICT (bucket) DO UPDATE SET
         capacity = EXCLUDED.capacity,
         rate = EXCLUDED.rate,
@@ -67,30 +72,35 @@ _TAKE = text(
                                    b.tokens + EXTRACT(EPOCH FROM statement_timestamp() - b.updated_at)
                                    * EXCLUDED.rate) >= 1 THEN 1 ELSE 0 END,
         updated_at = statement_timestamp()
-    RETURNING capacity, rate, tokens, allowed
+    RETURNING b.capacity, b.rate, b.tokens, b.allowed
     """
-)
+
+
+_TAKE = take_from("VALUES ($1, $2::float8, $3::float8), ($4, $5::float8, $6::float8)")
 
 
 async def take(
-    engine: AsyncEngine, key_id: str, key_limit: RateLimit, team_id: str, team_limit: RateLimit
+    engine: AsyncEngine, principal: str, principal_limit: RateLimit, team_id: str, team_limit: RateLimit
 ) -> Quota:
-    """Take one request from the key's (or signed-in user's) and the team's buckets; the tighter decides."""
-    async with engine.begin() as connection:
-        rows = (
-            await connection.execute(
-                _TAKE,
-                {
-                    "key_bucket": f"key:{key_id}",
-                    "key_capacity": float(key_limit.requests),
-                    "key_rate": key_limit.rate,
-                    "team_bucket": f"team:{team_id}",
-                    "team_capacity": float(team_limit.requests),
-                    "team_rate": team_limit.rate,
-                },
-            )
-        ).all()
-    quotas = [_quota(row.capacity, row.rate, row.tokens, row.allowed) for row in rows]
+    """Take one request from the principal's bucket (`user:<id>` for a signed-in user) and the
+    team's; the tighter decides."""
+    rows = await database.fetch(
+        engine,
+        _TAKE,
+        principal,
+        float(principal_limit.requests),
+        principal_limit.rate,
+        f"team:{team_id}",
+        float(team_limit.requests),
+        team_limit.rate,
+    )
+    return tightest(rows)
+
+
+def tightest(buckets: Iterable[Sequence[Any]]) -> Quota:
+    """The quota of the bucket that decides: the refusing one that frees up last, else the one with
+    the fewest requests left."""
+    quotas = [_quota(capacity, rate, tokens, allowed) for capacity, rate, tokens, allowed in buckets]
     refused = [quota for quota in quotas if not quota.allowed]
     if refused:
         return max(refused, key=lambda quota: quota.retry_after_seconds)

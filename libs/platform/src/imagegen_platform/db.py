@@ -27,6 +27,12 @@ def create_engine(database_url: str, *, pool_size: int = 16, max_overflow: int =
     return engine
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The engine running each statement on its own (same pool): a lone read or write is one round
+    trip, where a transaction adds a BEGIN and a COMMIT or ROLLBACK."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def _drop_closed_connection(dbapi_connection: Any, connection_record: Any, connection_proxy: Any) -> None:
     if dbapi_connection.driver_connection.is_closed():
         # The pool replaces the connection with a new one.

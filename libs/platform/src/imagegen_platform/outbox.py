@@ -24,11 +24,14 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    any_,
+    cast,
     func,
     select,
     update,
 )
 from sqlalchemy import event as sqlalchemy_event
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from imagegen_platform import tracing
@@ -129,9 +132,10 @@ class OutboxRelay:
                     otel_context.detach(token)
                 OUTBOX_PUBLISHED.labels(row.subject).inc()
             if rows:
+                # = ANY(array), not IN (...): one statement text (prepared once) for any batch size.
                 await connection.execute(
                     update(self.table)
-                    .where(self.table.c.id.in_([row.id for row in rows]))
+                    .where(self.table.c.id == any_(cast([row.id for row in rows], ARRAY(String))))
                     .values(published_at=func.now())
                 )
             return len(rows)

@@ -48,7 +48,7 @@ async def store(
     gen: handlers.Generation, provider_request_id: str, ok: bool, payload: bytes, error: str
 ) -> Delivery | None:
     """Store the delivery, claimed for an attempt right away; None when one was already stored."""
-    async with gen.engine.begin() as connection:
+    async with gen.autocommit.connect() as connection:
         stored = await connection.execute(
             pg_insert(provider_delivery)
             .values(
@@ -75,7 +75,7 @@ async def record(gen: handlers.Generation, delivery: Delivery) -> None:
         await _complete(gen, delivery)
     except Exception as failure:  # any failure is retried; the job's own transitions are idempotent
         parked = delivery.attempts >= MAX_ATTEMPTS
-        async with gen.engine.begin() as connection:
+        async with gen.autocommit.connect() as connection:
             await connection.execute(
                 update(provider_delivery)
                 .where(provider_delivery.c.provider_request_id == provider_request_id)
@@ -93,7 +93,7 @@ async def record(gen: handlers.Generation, delivery: Delivery) -> None:
             exc_info=parked,
         )
         return
-    async with gen.engine.begin() as connection:
+    async with gen.autocommit.connect() as connection:
         await connection.execute(
             update(provider_delivery)
             .where(provider_delivery.c.provider_request_id == provider_request_id)

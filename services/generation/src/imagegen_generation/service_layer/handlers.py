@@ -12,12 +12,13 @@ import random
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import grpc
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen.storage.v1 import storage_pb2
-from imagegen_platform import tracing
+from imagegen_platform import db, tracing
 from imagegen_platform.context import job_id_var, request_id_var
 from imagegen_platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
@@ -84,6 +85,11 @@ class Generation:
     provider_max_attempts: int
     # A claim this old without a provider request id was made by a worker that died.
     claim_timeout: timedelta = timedelta(seconds=60)
+
+    @cached_property
+    def autocommit(self) -> AsyncEngine:
+        """For reads and lone writes (see imagegen_platform.db.autocommit)."""
+        return db.autocommit(self.engine)
 
 
 @dataclass
@@ -720,13 +726,18 @@ async def _submit(gen: Generation, row: Row) -> None:
             )
         return
 
-    async with gen.engine.begin() as connection:
-        await connection.execute(
-            insert(provider_request).values(id=request_id, job_id=row.id, attempt=row.attempts)
-        )
+    # The request is stored whatever becomes of the job, in the same statement (one round trip).
+    stored = (
+        insert(provider_request)
+        .values(id=request_id, job_id=row.id, attempt=row.attempts)
+        .returning(provider_request.c.id)
+        .cte("stored")
+    )
+    async with gen.autocommit.connect() as connection:
         recorded = (
             await connection.execute(
                 update(job)
+                .add_cte(stored)
                 .where(
                     job.c.id == row.id,
                     job.c.status == JobStatus.RUNNING.value,
@@ -780,7 +791,7 @@ async def complete_provider_request(
     gen: Generation, provider_request_id: str, ok: bool, payload_json: bytes, error: str
 ) -> JobView:
     """Record a provider's verified terminal report once; repeats return the finished job."""
-    async with gen.engine.connect() as connection:
+    async with gen.autocommit.connect() as connection:
         # The team's plan as the scheduler last read it from credits (at the job's creation, and
         # again at its dispatch when older than PLAN_LIMITS_MAX_AGE) sets its images' retention.
         row = (

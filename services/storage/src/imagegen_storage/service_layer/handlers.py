@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import IO, Any, Protocol
 
+from imagegen_platform import db
 from imagegen_platform.errors import InvalidArgument, NotFound
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -81,9 +82,7 @@ class Storage:
 
     @cached_property
     def autocommit(self) -> AsyncEngine:
-        """The engine running each statement on its own: a lone read or write is one round trip,
-        where a transaction adds a BEGIN and a COMMIT or ROLLBACK."""
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        return db.autocommit(self.engine)
 
 
 @dataclass(frozen=True)

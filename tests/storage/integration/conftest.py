@@ -73,6 +73,40 @@ class FileServer:
         return self.requested.count(urlsplit(url).path)
 
 
+class KeepAliveServer:
+    """Answers every GET with the same PNG over HTTP/1.1, keeping connections open, and remembers
+    which connection (the client's port) and Host header each request came with."""
+
+    def __init__(self, body: bytes) -> None:
+        self.requests: list[tuple[int, str]] = []
+        requests = self.requests
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                requests.append((self.client_address[1], self.headers["Host"]))
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def keep_alive_server(png) -> Iterator[KeepAliveServer]:
+    server = KeepAliveServer(png(32, 32))
+    yield server
+    server.httpd.shutdown()
+
+
 @pytest.fixture(scope="session")
 def http_files() -> Iterator[FileServer]:
     server = FileServer()

@@ -163,8 +163,9 @@ async def test_an_upload_that_does_not_verify_never_counts_as_stored(
     real_put = storage.blobs.client.put_object
 
     def corrupting_put(**kwargs):
-        # Same size, different bytes: only the checksum can tell.
-        body = bytearray(kwargs["Body"].read())
+        # Same size, different bytes: only the checksum can tell. In-memory files go as bytes.
+        sent = kwargs["Body"]
+        body = bytearray(sent if isinstance(sent, bytes) else sent.read())
         body[-20] ^= 0xFF
         return real_put(**{**kwargs, "Body": bytes(body)})
 
@@ -397,6 +398,44 @@ async def test_every_redirect_is_checked_again(storage, file_server, team_id, fi
 
     row = await import_image(storage, team_id, f"{file_server}/redirect?to=/red.png", f"{team_id}/1")
     assert row.size_bytes == len(files["/red.png"])
+
+
+@pytest.fixture
+def cdn_name(storage, monkeypatch) -> str:
+    """A second name for 127.0.0.1, as a CDN serves many names from one address."""
+    real_resolve = storage.fetcher.guard.resolve
+
+    async def resolve(host: str, port: int):
+        return await real_resolve("127.0.0.1" if host == "cdn.test" else host, port)
+
+    monkeypatch.setattr(storage.fetcher.guard, "resolve", resolve)
+    return "cdn.test"
+
+
+async def test_connections_are_reused_only_for_the_same_name_at_the_same_address(
+    storage, team_id, keep_alive_server, cdn_name
+):
+    port = keep_alive_server.port
+    del keep_alive_server.requests[:]
+    hosts = ["127.0.0.1", "127.0.0.1", cdn_name, cdn_name]
+    for index, host in enumerate(hosts):
+        await import_image(storage, team_id, f"http://{host}:{port}/a.png", f"{team_id}/{index}")
+    connections = [connection for connection, _ in keep_alive_server.requests]
+    assert [host for _, host in keep_alive_server.requests] == [f"{host}:{port}" for host in hosts]
+    assert connections[0] == connections[1] and connections[2] == connections[3]
+    assert connections[1] != connections[2]
+
+
+async def test_the_least_recently_used_idle_pool_is_closed_beyond_the_limit(
+    storage, team_id, keep_alive_server, cdn_name
+):
+    storage.fetcher.pools.limit = 1
+    port = keep_alive_server.port
+    del keep_alive_server.requests[:]
+    for index, host in enumerate(["127.0.0.1", cdn_name, "127.0.0.1"]):
+        await import_image(storage, team_id, f"http://{host}:{port}/a.png", f"{team_id}/{index}")
+    connections = [connection for connection, _ in keep_alive_server.requests]
+    assert len(set(connections)) == 3
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a.png", "gopher://x/"])

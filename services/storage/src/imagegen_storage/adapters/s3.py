@@ -3,6 +3,7 @@
 import asyncio
 import base64
 import hashlib
+import io
 import logging
 import random
 import time
@@ -162,6 +163,9 @@ class S3BlobStore:
         Transient errors retry with exponential backoff and jitter. The body is streamed, so a large
         file (a training zip) need not be held in memory."""
         sha256, md5 = _checksums(body)
+        # Bytes already in memory go as bytes: botocore sends any file object with
+        # `Expect: 100-continue`, which waits a round trip before the body.
+        payload = body.getvalue() if isinstance(body, io.BytesIO) else body
         extra = {"Tagging": _retention_tagging(retention_days)} if retention_days else {}
         for attempt in range(1, self.upload_attempts + 1):
             try:
@@ -169,7 +173,7 @@ class S3BlobStore:
                 stored = self.client.put_object(
                     Bucket=self.bucket,
                     Key=key,
-                    Body=body,
+                    Body=payload,
                     ContentType=content_type,
                     Metadata=metadata,
                     ContentMD5=base64.b64encode(md5.digest()).decode(),

@@ -13,7 +13,7 @@ from typing import IO, Any, Protocol
 
 from imagegen_platform import db
 from imagegen_platform.errors import InvalidArgument, NotFound
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -63,6 +63,16 @@ class Retention:
         return values | set(self.generated_image_days_by_plan.values()) | {self.unclaimed_upload_days}
 
 
+# Built once, so each call finds them in SQLAlchemy's compiled cache without building them again.
+_BY_KEY = select(stored_file).where(stored_file.c.idempotency_key == bindparam("idempotency_key"))
+# The first row with a key wins; the inserted row comes back whole, so there is no read after it.
+_INSERT_FIRST = (
+    pg_insert(stored_file)
+    .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
+    .returning(*stored_file.c)
+)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -98,11 +108,7 @@ class Access:
 
 async def _by_key(storage: Storage, idempotency_key: str):
     async with storage.autocommit.connect() as connection:
-        return (
-            await connection.execute(
-                select(stored_file).where(stored_file.c.idempotency_key == idempotency_key)
-            )
-        ).one_or_none()
+        return (await connection.execute(_BY_KEY, {"idempotency_key": idempotency_key})).one_or_none()
 
 
 async def import_file(
@@ -225,34 +231,28 @@ async def _store_new_object(
     key = object_key(team_id, kind, owner_id, file_id, info.extension)
     metadata = object_metadata(file_id, team_id, kind, owner_id, sha256_hex, expires_at)
     await storage.blobs.put_verified(key, body, info.content_type, metadata, retention_days)
-    # The inserted row comes back whole: no read after the write.
-    insert_row = (
-        pg_insert(stored_file)
-        .values(
-            id=file_id,
-            team_id=team_id,
-            kind=kind.value,
-            owner_id=owner_id,
-            idempotency_key=idempotency_key,
-            s3_key=key,
-            content_type=info.content_type,
-            size_bytes=size_bytes,
-            sha256_hex=sha256_hex,
-            width=info.width,
-            height=info.height,
-            state=FileState.STORED.value,
-            created_at=created_at,
-            expires_at=expires_at,
-        )
-        .on_conflict_do_nothing(index_elements=[stored_file.c.idempotency_key])
-        .returning(*stored_file.c)
-    )
+    values = {
+        "id": file_id,
+        "team_id": team_id,
+        "kind": kind.value,
+        "owner_id": owner_id,
+        "idempotency_key": idempotency_key,
+        "s3_key": key,
+        "content_type": info.content_type,
+        "size_bytes": size_bytes,
+        "sha256_hex": sha256_hex,
+        "width": info.width,
+        "height": info.height,
+        "state": FileState.STORED.value,
+        "created_at": created_at,
+        "expires_at": expires_at,
+    }
     if record_with is None:
         async with storage.autocommit.connect() as connection:
-            row = (await connection.execute(insert_row)).one_or_none()
+            row = (await connection.execute(_INSERT_FIRST, values)).one_or_none()
     else:
         async with storage.engine.begin() as connection:
-            row = (await connection.execute(insert_row)).one_or_none()
+            row = (await connection.execute(_INSERT_FIRST, values)).one_or_none()
             if row is not None:
                 await record_with(connection, file_id)
     if row is not None:

@@ -3,10 +3,12 @@
 import grpc
 import pytest
 from imagegen.credits.v1 import credits_pb2, credits_service_pb2, credits_service_pb2_grpc
+from imagegen_credits.adapters.tables import credit_pricing_config
 from imagegen_credits.entrypoints.grpc_servicer import CreditsServicer
 from imagegen_platform.db import create_engine
 from imagegen_platform.grpc_client import error_reason, open_channel
 from imagegen_platform.grpc_server import ErrorAndContextInterceptor
+from sqlalchemy import delete, insert, select
 
 
 @pytest.fixture
@@ -31,6 +33,33 @@ async def test_quote_uses_the_seeded_pricing(credits_stub):
     )
     assert response.quote.amount_hundredths == 27_00
     assert response.quote.pricing_version == 1
+
+
+async def test_a_new_pricing_version_prices_the_very_next_quote(credits_stub, infrastructure):
+    request = credits_service_pb2.QuoteImageGenerationRequest(
+        resolution="1024x1024", quality="hd", model_complexity_hundredths=150, num_images=1
+    )
+    assert (await credits_stub.QuoteImageGeneration(request)).quote.pricing_version == 1
+    engine = create_engine(infrastructure.database_url)
+    image, version = credit_pricing_config.c.operation == "image_generation", credit_pricing_config.c.version
+    try:
+        async with engine.begin() as connection:
+            seeded = (
+                await connection.execute(select(credit_pricing_config.c.config).where(image, version == 1))
+            ).scalar()
+            await connection.execute(
+                insert(credit_pricing_config).values(
+                    operation="image_generation", version=2, config={**seeded, "baseCost": "10"}
+                )
+            )
+        quote = (await credits_stub.QuoteImageGeneration(request)).quote
+        assert (quote.pricing_version, quote.amount_hundredths) == (2, 54_00)
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(delete(credit_pricing_config).where(image, version == 2))
+        await engine.dispose()
+    # Other tests of this session price with the seed.
+    assert (await credits_stub.QuoteImageGeneration(request)).quote.pricing_version == 1
 
 
 async def test_insufficient_credits_is_failed_precondition_with_a_reason(credits_stub, team_id):

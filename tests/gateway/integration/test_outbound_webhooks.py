@@ -100,8 +100,11 @@ async def test_an_event_makes_one_delivery_per_subscribed_endpoint_even_when_con
         await connection.execute(insert(team).values(id=f"{team_id}-other", name="other"))
     await new_endpoint(engine, f"{team_id}-other", "https://8.8.8.8/e", ["job.completed"])
 
-    assert await outbound_webhooks.has_subscribers(engine, team_id, "job.completed")
-    assert not await outbound_webhooks.has_subscribers(engine, team_id, "model.ready")
+    # What the consumer asks once per batch of events: the paused endpoint takes nothing.
+    assert await outbound_webhooks.subscriptions(engine, [team_id, f"{team_id}-other", "team-none"]) == {
+        team_id: {"job.completed", "job.failed", "credits.low"},
+        f"{team_id}-other": {"job.completed"},
+    }
     assert await outbound_webhooks.fan_out(engine, team_id, "evt_1", "job.completed", '{"n":1}') == 2
     # JetStream redelivered the message: nothing new.
     assert await outbound_webhooks.fan_out(engine, team_id, "evt_1", "job.completed", '{"n":1}') == 0

@@ -240,19 +240,19 @@ def completed_job() -> generation_pb2.Job:
 
 @pytest.fixture
 def fanned_out(monkeypatch) -> list[tuple[str, dict]]:
-    """(event type, body) of every fan-out, every endpoint of the team subscribed to everything."""
+    """(event type, body) of every fan-out."""
     bodies: list[tuple[str, dict]] = []
-
-    async def has_subscribers(engine, team_id, event_type):
-        return True
 
     async def fan_out(engine, team_id, event_id, event_type, payload):
         bodies.append((event_type, json.loads(payload)))
         return 1
 
-    monkeypatch.setattr(outbound_webhooks, "has_subscribers", has_subscribers)
     monkeypatch.setattr(outbound_webhooks, "fan_out", fan_out)
     return bodies
+
+
+# The team's endpoints subscribe to every event.
+EVERYTHING = outbound_webhooks.EVENT_TYPES
 
 
 def process(services: SimpleNamespace) -> webhook_delivery.WebhookDelivery:
@@ -287,7 +287,7 @@ async def test_a_job_event_carries_the_job_exactly_as_get_jobs_answers_it(api_ke
     event = events_pb2.JobFinished(
         job_id="job-1", team_id="team-1", status=generation_pb2.JOB_STATUS_COMPLETED, type=job.type
     )
-    await webhook_delivery.job_finished(delivery, event, "outbox-1", OCCURRED_AT)
+    await webhook_delivery.job_finished(delivery, event, "outbox-1", OCCURRED_AT, EVERYTHING)
 
     [(event_type, body)] = fanned_out
     assert event_type == "job.completed"
@@ -330,10 +330,12 @@ async def test_model_ready_is_posted_once_models_made_the_version_ready(fanned_o
 
     # models consumes the same event: until it has, the message comes back later.
     with pytest.raises(webhook_delivery.ModelNotReadyYet):
-        await webhook_delivery.job_finished(delivery, finished_training(), "outbox-1", OCCURRED_AT)
+        await webhook_delivery.job_finished(
+            delivery, finished_training(), "outbox-1", OCCURRED_AT, EVERYTHING
+        )
     models.status = models_pb2.MODEL_VERSION_STATUS_READY
     fanned_out.clear()
-    await webhook_delivery.job_finished(delivery, finished_training(), "outbox-1", OCCURRED_AT)
+    await webhook_delivery.job_finished(delivery, finished_training(), "outbox-1", OCCURRED_AT, EVERYTHING)
     assert [event_type for event_type, _ in fanned_out] == ["job.completed", "model.ready"]
     assert fanned_out[1][1]["data"] == {"customModelId": 12, "modelVersion": 3, "jobId": "job-1"}
 
@@ -346,8 +348,76 @@ async def test_no_model_ready_for_a_version_that_never_became_ready_or_a_deleted
     services = SimpleNamespace(
         generation=FakeGeneration(job), storage=FakeStorage(), models=FakeModels(status)
     )
-    await webhook_delivery.job_finished(process(services), finished_training(), "outbox-1", OCCURRED_AT)
+    await webhook_delivery.job_finished(
+        process(services), finished_training(), "outbox-1", OCCURRED_AT, EVERYTHING
+    )
     assert [event_type for event_type, _ in fanned_out] == ["job.completed"]
+
+
+def image_job_finished(job_id: str, team_id: str) -> events_pb2.JobFinished:
+    return events_pb2.JobFinished(
+        job_id=job_id,
+        team_id=team_id,
+        status=generation_pb2.JOB_STATUS_COMPLETED,
+        type=generation_pb2.JOB_TYPE_IMAGE_GENERATION,
+    )
+
+
+class FakeMsg:
+    """A JetStream message as a batch hands it over: its body, headers and acknowledgement."""
+
+    def __init__(self, event: events_pb2.JobFinished, sequence: int) -> None:
+        self.subject = "generation.v1.job.finished"
+        self.data = event.SerializeToString()
+        self.headers = {"Nats-Msg-Id": f"outbox-{sequence}"}
+        self.metadata = SimpleNamespace(timestamp=OCCURRED_AT)
+        self.outcome: str | None = None
+
+    async def ack(self) -> None:
+        self.outcome = "ack"
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.outcome = f"nak {delay}"
+
+
+async def test_a_batch_builds_only_the_events_a_team_takes_and_acks_each_message_once_done(
+    monkeypatch, fanned_out
+):
+    queried: list[set[str]] = []
+
+    async def subscriptions(engine, team_ids):
+        queried.append(set(team_ids))
+        return {"team-1": {"job.completed", "model.ready"}, "team-2": {"job.failed"}}
+
+    monkeypatch.setattr(outbound_webhooks, "subscriptions", subscriptions)
+    job = completed_job()
+    job.type = generation_pb2.JOB_TYPE_MODEL_CREATION
+    del job.images[:]
+    models = FakeModels(models_pb2.MODEL_VERSION_STATUS_TRAINING)
+    delivery = process(SimpleNamespace(generation=FakeGeneration(job), storage=FakeStorage(), models=models))
+    messages = [
+        # team-1 takes job.completed: built, though model.ready must wait for models.
+        FakeMsg(finished_training(), 1),
+        # team-2 takes job.failed only; team-3 takes nothing.
+        FakeMsg(image_job_finished("job-3", "team-2"), 2),
+        FakeMsg(image_job_finished("job-4", "team-3"), 3),
+    ]
+    await webhook_delivery.jobs_finished(delivery, messages)
+
+    assert queried == [{"team-1", "team-2", "team-3"}]
+    assert [event_type for event_type, _ in fanned_out] == ["job.completed"]
+    assert [msg.outcome for msg in messages] == [f"nak {webhook_delivery.RETRY_EVENT_SECONDS}", "ack", "ack"]
+
+
+async def test_a_batch_whose_subscriptions_cannot_be_read_comes_back_whole(monkeypatch, fanned_out):
+    async def subscriptions(engine, team_ids):
+        raise OSError("Postgres is down")
+
+    monkeypatch.setattr(outbound_webhooks, "subscriptions", subscriptions)
+    messages = [FakeMsg(finished_training(), n) for n in range(2)]
+    await webhook_delivery.jobs_finished(process(SimpleNamespace()), messages)
+    assert [msg.outcome for msg in messages] == [f"nak {webhook_delivery.RETRY_EVENT_SECONDS}"] * 2
+    assert fanned_out == []
 
 
 # --- where webhooks may go ---------------------------------------------------------------------

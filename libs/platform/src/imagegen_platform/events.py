@@ -2,13 +2,23 @@
 
 import dataclasses
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
 
+from faststream import Context
 from faststream.nats import JStream, NatsBroker
+from faststream.nats.message import NatsBatchMessage
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError
+from opentelemetry import trace
 from prometheus_client import REGISTRY
+
+from imagegen_platform import tracing
+from imagegen_platform.context import REQUEST_ID_HEADER, job_id_var, request_id_var
 
 # One stream per context that publishes events (STYLE.md section 8). Every process that
 # touches a stream declares it with ensure_stream; subscribers refer to it by name only.
@@ -58,3 +68,26 @@ async def ensure_stream(broker: NatsBroker, config: StreamConfig, replicas: int 
         await js.add_stream(config)
     except BadRequestError:
         await js.update_stream(config)
+
+
+# A batch subscriber's argument (`PullSub(batch=True)`): its `raw_message` is the list of nats-py
+# messages, each acked or nak'ed by the handler on its own.
+Batch = Annotated[NatsBatchMessage, Context("message")]
+
+
+@contextmanager
+def message_context(msg: Msg, job_id: str | None) -> Iterator[None]:
+    """For one message of a batch, the span and log context faststream gives a message it hands over
+    alone: in the trace its headers carry, under its request id and job id (reset afterwards, as
+    the batch's messages share one task)."""
+    headers = msg.headers or {}
+    request_token = request_id_var.set(headers.get(REQUEST_ID_HEADER))
+    job_token = job_id_var.set(job_id)
+    try:
+        with tracing.tracer.start_as_current_span(
+            f"{msg.subject} process", tracing.extract(headers), trace.SpanKind.CONSUMER
+        ):
+            yield
+    finally:
+        request_id_var.reset(request_token)
+        job_id_var.reset(job_token)

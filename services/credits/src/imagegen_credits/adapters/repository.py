@@ -3,8 +3,9 @@
 Every statement that moves credits is here, as plain SQL that asyncpg prepares once per pooled
 connection. Through SQLAlchemy Core (execution context, greenlet hops, result wrapping) the same
 statements cost about six times the client CPU, and the service is bound by that CPU when many
-teams spend at once (bench/credits_bench.py). tables.py still describes the schema and serves the
-other queries (history, the ledger check, Stripe events, pricing, the outbox relay).
+teams spend at once (bench/credits_bench.py). Pricing reads, once per quote, are here too.
+tables.py still describes the schema and serves the other queries (history, the ledger check,
+Stripe events, the outbox relay).
 
 The functions run on the caller's connection and in its transaction
 (service_layer/unit_of_work.py); locking and idempotency are the handlers' business.
@@ -12,6 +13,7 @@ The functions run on the caller's connection and in its transaction
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from asyncpg import Connection, Record
 
@@ -24,6 +26,7 @@ from imagegen_credits.domain.model import (
     Reservation,
     ReservationState,
 )
+from imagegen_credits.domain.pricing import Operation
 
 # The columns of the Account aggregate, in the order of _to_account.
 _ACCOUNT_COLUMNS = (
@@ -104,6 +107,10 @@ ALREADY_RECORDED = "SELECT EXISTS (SELECT FROM credits.ledger_entry WHERE kind =
 ADD_EVENT = (
     "INSERT INTO credits.outbox (id, subject, payload, request_id, traceparent) VALUES ($1, $2, $3, $4, $5)"
 )
+
+# Both read the primary key (operation, version).
+CURRENT_PRICING_VERSION = "SELECT max(version) FROM credits.credit_pricing_config WHERE operation = $1"
+GET_PRICING_CONFIG = "SELECT config FROM credits.credit_pricing_config WHERE operation = $1 AND version = $2"
 
 
 def _to_account(row: Record) -> Account:
@@ -251,3 +258,14 @@ async def add_event(
     connection: Connection, subject: str, payload: bytes, request_id: str | None, traceparent: str | None
 ) -> None:
     await connection.execute(ADD_EVENT, str(uuid.uuid4()), subject, payload, request_id, traceparent)
+
+
+async def current_pricing_version(connection: Connection, operation: Operation) -> int | None:
+    """The newest version of the operation's pricing config; None when it has none."""
+    version: int | None = await connection.fetchval(CURRENT_PRICING_VERSION, operation.value)
+    return version
+
+
+async def pricing_factors(connection: Connection, operation: Operation, version: int) -> dict[str, Any]:
+    factors: dict[str, Any] = await connection.fetchval(GET_PRICING_CONFIG, operation.value, version)
+    return factors

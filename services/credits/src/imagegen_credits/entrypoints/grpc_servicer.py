@@ -17,7 +17,7 @@ from imagegen_credits.domain.pricing import (
     quote_model_refinement,
 )
 from imagegen_credits.service_layer import handlers, ledger, stripe_events
-from imagegen_credits.service_layer.pricing import current_pricing
+from imagegen_credits.service_layer.pricing import PricingConfigs, current_pricing
 
 _PLAN_TO_WIRE = handlers.PLAN_TO_WIRE
 _PLAN_FROM_WIRE = {wire: plan for plan, wire in _PLAN_TO_WIRE.items()}
@@ -67,6 +67,7 @@ def _page_token(value: str) -> int | None:
 class CreditsServicer(credits_service_pb2_grpc.CreditsServiceServicer):
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.pricing = PricingConfigs(engine)
 
     async def CreateAccount(self, request, context: grpc.aio.ServicerContext):
         """Open a team's account with its plan's allocation."""
@@ -84,7 +85,7 @@ class CreditsServicer(credits_service_pb2_grpc.CreditsServiceServicer):
     async def QuoteImageGeneration(self, request, context: grpc.aio.ServicerContext):
         """Price an image generation with the current pricing config."""
         quote = quote_image_generation(
-            await current_pricing(self.engine, Operation.IMAGE_GENERATION),
+            await current_pricing(self.pricing, Operation.IMAGE_GENERATION),
             resolution=request.resolution,
             quality=request.quality,
             model_complexity_hundredths=request.model_complexity_hundredths,
@@ -95,7 +96,7 @@ class CreditsServicer(credits_service_pb2_grpc.CreditsServiceServicer):
     async def QuoteModelCreation(self, request, context: grpc.aio.ServicerContext):
         """Price training a new model with the current pricing config."""
         quote = quote_model_creation(
-            await current_pricing(self.engine, Operation.MODEL_CREATION),
+            await current_pricing(self.pricing, Operation.MODEL_CREATION),
             reference_complexity_hundredths=request.reference_complexity_hundredths,
             num_training_images=request.num_training_images,
         )
@@ -104,7 +105,7 @@ class CreditsServicer(credits_service_pb2_grpc.CreditsServiceServicer):
     async def QuoteModelRefinement(self, request, context: grpc.aio.ServicerContext):
         """Price training a model's next version with the current pricing config."""
         quote = quote_model_refinement(
-            await current_pricing(self.engine, Operation.MODEL_REFINEMENT),
+            await current_pricing(self.pricing, Operation.MODEL_REFINEMENT),
             model_complexity_hundredths=request.model_complexity_hundredths,
             iteration=request.iteration,
         )

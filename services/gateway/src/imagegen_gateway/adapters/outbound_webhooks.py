@@ -11,7 +11,7 @@ meanwhile); its log row is written regardless, since the POST happened.
 
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -175,11 +175,19 @@ def _subscribed(team_id: str, event_type: str) -> Any:
     )
 
 
-async def has_subscribers(engine: AsyncEngine, team_id: str, event_type: str) -> bool:
-    """Whether any enabled endpoint of the team takes this event (so building its payload is worth it)."""
+async def subscriptions(engine: AsyncEngine, team_ids: Collection[str]) -> dict[str, set[str]]:
+    """The event types the enabled endpoints of each of these teams take, so that building a payload
+    nobody takes is skipped; a team without any is left out. One query for a batch of events."""
     async with engine.connect() as connection:
-        found = await connection.scalar(select(webhook_endpoint.c.id).where(_subscribed(team_id, event_type)))
-    return found is not None
+        rows = await connection.execute(
+            select(webhook_endpoint.c.team_id, webhook_endpoint.c.events).where(
+                webhook_endpoint.c.team_id.in_(team_ids), webhook_endpoint.c.enabled
+            )
+        )
+        taken: dict[str, set[str]] = {}
+        for team_id, events in rows:
+            taken.setdefault(team_id, set()).update(events)
+    return taken
 
 
 async def fan_out(engine: AsyncEngine, team_id: str, event_id: str, event_type: str, payload: str) -> int:

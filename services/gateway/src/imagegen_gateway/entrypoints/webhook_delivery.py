@@ -4,6 +4,9 @@ Two halves in one process, so the HTTP API stays stateless:
 - Durable JetStream consumers of generation's JobFinished and credits' LowBalanceCrossed turn each
   event into one delivery per subscribed endpoint. A message is acknowledged only after its
   deliveries are committed; a redelivered message adds none (unique on endpoint and event id).
+  JobFinished comes for every job, and most teams subscribe to none: it is taken in batches, with
+  one query for which of the batch's teams subscribe to what, and only the events someone takes
+  go further (each in its job's trace and log context, concurrently).
 - Senders claim due deliveries (SKIP LOCKED, so replicas never send the same one at once), POST
   them signed, log every attempt and schedule retries with back-off (adapters/outbound_webhooks.py).
 """
@@ -11,7 +14,7 @@ Two halves in one process, so the HTTP API stays stateless:
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,9 +38,12 @@ from imagegen_platform.events import (
     JOB_FINISHED_SUBJECT,
     LOW_BALANCE_SUBJECT,
     PLAN_CHANGED_SUBJECT,
+    Batch,
     create_broker,
     ensure_stream,
+    message_context,
 )
+from nats.aio.msg import Msg
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -85,10 +91,10 @@ class WebhookDelivery:
 # --- from events to deliveries -----------------------------------------------------------------
 
 
-def _source_id(msg: NatsMessage) -> str:
+def _source_id(msg: Msg) -> str:
     """The message's identity: the publisher's outbox row id (Nats-Msg-Id), else its stream position."""
-    metadata = msg.raw_message.metadata
-    return msg.headers.get("Nats-Msg-Id") or f"{metadata.stream}.{metadata.sequence.stream}"
+    metadata = msg.metadata
+    return (msg.headers or {}).get("Nats-Msg-Id") or f"{metadata.stream}.{metadata.sequence.stream}"
 
 
 async def _fan_out(
@@ -133,13 +139,27 @@ async def _version_is_ready(services: Services, event: generation_events_pb2.Job
     return status == models_pb2.MODEL_VERSION_STATUS_READY
 
 
+def job_event_types(event: generation_events_pb2.JobFinished) -> set[str]:
+    """The webhook events a finished job may make."""
+    job_type = webhook_events.job_event_type(event)
+    types = {job_type} if job_type else set()
+    if webhook_events.makes_model_ready(event):
+        types.add(webhook_events.MODEL_READY)
+    return types
+
+
 async def job_finished(
-    delivery: WebhookDelivery, event: generation_events_pb2.JobFinished, source_id: str, occurred_at: datetime
+    delivery: WebhookDelivery,
+    event: generation_events_pb2.JobFinished,
+    source_id: str,
+    occurred_at: datetime,
+    subscribed: Collection[str],
 ) -> None:
     """job.completed/failed/cancelled with the public job; model.ready once models made it ready
-    (a webhook saying ready while generating from it still answers model_not_ready would mislead)."""
+    (a webhook saying ready while generating from it still answers model_not_ready would mislead).
+    Only the event types in `subscribed` (the team's endpoints take them) are built."""
     job_type = webhook_events.job_event_type(event)
-    if job_type and await outbound_webhooks.has_subscribers(delivery.engine, event.team_id, job_type):
+    if job_type in subscribed:
         services = delivery.services
         job = (
             await services.generation.GetJob(
@@ -151,9 +171,7 @@ async def job_finished(
         await _fan_out(delivery, event.team_id, source_id, job_type, occurred_at, data)
     if (
         webhook_events.makes_model_ready(event)
-        and await outbound_webhooks.has_subscribers(
-            delivery.engine, event.team_id, webhook_events.MODEL_READY
-        )
+        and webhook_events.MODEL_READY in subscribed
         and await _version_is_ready(delivery.services, event)
     ):
         data = webhook_events.model_ready_data(event)
@@ -188,21 +206,58 @@ async def plan_changed(delivery: WebhookDelivery, event: credits_events_pb2.Plan
     )
 
 
-async def _consume(msg: NatsMessage, job_id: str | None, work: Awaitable[None]) -> None:
-    """Ack once the deliveries are committed; anything else comes back later."""
-    request_id_var.set(msg.headers.get(REQUEST_ID_HEADER))
-    job_id_var.set(job_id)
+async def _retry_delay(work: Awaitable[None]) -> float | None:
+    """Run the work; None once its deliveries are committed, else how soon its message comes back."""
     try:
         await work
     except ModelNotReadyYet:
         # models has not consumed the same event yet: ask again shortly.
-        await msg.nack(delay=RETRY_EVENT_SECONDS)
-        return
+        return RETRY_EVENT_SECONDS
     except Exception:
         log.exception("queueing webhook deliveries failed; retrying")
-        await msg.nack(delay=RETRY_EVENT_SECONDS)
+        return RETRY_EVENT_SECONDS
+    return None
+
+
+async def _consume(msg: NatsMessage, job_id: str | None, work: Awaitable[None]) -> None:
+    """Ack once the deliveries are committed; anything else comes back later."""
+    request_id_var.set(msg.headers.get(REQUEST_ID_HEADER))
+    job_id_var.set(job_id)
+    delay = await _retry_delay(work)
+    await (msg.ack() if delay is None else msg.nack(delay=delay))
+
+
+async def _consume_from_batch(msg: Msg, job_id: str, work: Awaitable[None]) -> None:
+    """_consume for one message of a batch, run as a task of its own (so its context stays its
+    own), under the span faststream gives a message it hands over alone."""
+    with message_context(msg, job_id):
+        delay = await _retry_delay(work)
+    await (msg.ack() if delay is None else msg.nak(delay=delay))
+
+
+async def jobs_finished(delivery: WebhookDelivery, messages: list[Msg]) -> None:
+    """A batch of JobFinished messages: those whose team takes none of the webhook events they
+    may make are acknowledged at once, the rest go through job_finished side by side."""
+    events = [(msg, generation_events_pb2.JobFinished.FromString(msg.data)) for msg in messages]
+    try:
+        subscriptions = await outbound_webhooks.subscriptions(
+            delivery.engine, {event.team_id for _, event in events}
+        )
+    except Exception:
+        log.exception("reading webhook subscriptions failed; retrying")
+        for msg, _ in events:
+            await msg.nak(delay=RETRY_EVENT_SECONDS)
         return
-    await msg.ack()
+    work = []
+    for msg, event in events:
+        subscribed = subscriptions.get(event.team_id, set())
+        if subscribed.isdisjoint(job_event_types(event)):
+            await msg.ack()
+            continue
+        occurred_at = msg.metadata.timestamp
+        finished = job_finished(delivery, event, _source_id(msg), occurred_at, subscribed)
+        work.append(_consume_from_batch(msg, event.job_id, finished))
+    await asyncio.gather(*work)
 
 
 def _subscriber(broker: NatsBroker, subject: str, stream: JStream, durable: str) -> Any:
@@ -217,11 +272,18 @@ def _subscriber(broker: NatsBroker, subject: str, stream: JStream, durable: str)
 
 
 def register_event_consumers(broker: NatsBroker, delivery: WebhookDelivery) -> None:
-    @_subscriber(broker, JOB_FINISHED_SUBJECT, GENERATION_STREAM, "gateway-webhooks-jobs")
-    async def on_job_finished(body: bytes, msg: NatsMessage) -> None:
-        event = generation_events_pb2.JobFinished.FromString(body)
-        occurred_at = msg.raw_message.metadata.timestamp
-        await _consume(msg, event.job_id, job_finished(delivery, event, _source_id(msg), occurred_at))
+    @broker.subscriber(
+        JOB_FINISHED_SUBJECT,
+        stream=GENERATION_STREAM,
+        durable="gateway-webhooks-jobs",
+        # Up to 100 messages, collected for at most half a second: a webhook waits that much at
+        # most, and an idle consumer fetches twice a second.
+        pull_sub=PullSub(batch_size=100, timeout=0.5, batch=True),
+        config=ConsumerConfig(ack_wait=60),
+        ack_policy=AckPolicy.MANUAL,
+    )
+    async def on_jobs_finished(batch: Batch) -> None:
+        await jobs_finished(delivery, batch.raw_message)
 
     @_subscriber(broker, PLAN_CHANGED_SUBJECT, CREDITS_STREAM, "gateway-audit-plans")
     async def on_plan_changed(body: bytes, msg: NatsMessage) -> None:
@@ -231,7 +293,7 @@ def register_event_consumers(broker: NatsBroker, delivery: WebhookDelivery) -> N
     async def on_low_balance(body: bytes, msg: NatsMessage) -> None:
         event = credits_events_pb2.LowBalanceCrossed.FromString(body)
         occurred_at = msg.raw_message.metadata.timestamp
-        await _consume(msg, None, low_balance(delivery, event, _source_id(msg), occurred_at))
+        await _consume(msg, None, low_balance(delivery, event, _source_id(msg.raw_message), occurred_at))
 
 
 # --- sending -----------------------------------------------------------------------------------

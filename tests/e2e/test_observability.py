@@ -103,7 +103,9 @@ async def test_a_job_shows_on_every_processes_metrics(stack, team):
             assert value(found["generation"], "imagegen_outbox_published_total") >= 1
             assert value(found["credits"], "imagegen_credits_moved_total", kind="reserved") >= 27
             assert value(found["credits"], "imagegen_credits_moved_total", kind="captured") >= 27
-            assert value(found["credits"], "imagegen_nats_received_messages_total") >= 1
+            credits = found["credits"]
+            assert value(credits, "imagegen_events_consumed_total", consumer="credits-settlement") >= 1
+            assert value(credits, "imagegen_event_batch_duration_seconds_count") >= 1
 
         await eventually(all_counted)
 

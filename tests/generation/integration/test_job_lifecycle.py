@@ -35,6 +35,7 @@ from imagegen_generation.domain.jobs import (
     LoraWeights,
     ModelTrainingRequest,
 )
+from imagegen_generation.entrypoints.grpc_servicer import job_message
 from imagegen_generation.service_layer import deliveries, handlers
 from imagegen_platform import db
 from imagegen_platform.errors import FailedPrecondition, InvalidArgument, NotFound
@@ -766,3 +767,30 @@ async def test_a_webhook_that_beats_the_workers_write_is_recorded_in_the_same_at
     await asyncio.gather(deliveries.record(generation, delivery), worker_records_the_request_a_moment_later())
     assert await delivery_status(generation, request_id) == ("processed", 1)
     assert (await handlers.get_job(generation.engine, team_id, view.row.id)).row.status == "completed"
+
+
+async def test_each_step_answers_with_the_job_as_it_wrote_it(generation, team_id):
+    """Creating, completing and cancelling answer with the rows they wrote, not a read after: the
+    same job get_job reads back."""
+
+    async def same_as_read_back(view: handlers.JobView) -> None:
+        read = await handlers.get_job(generation.engine, team_id, view.row.id)
+        answered, stored = job_message(view), job_message(read)
+        for message in (answered, stored):
+            message.ClearField("estimated_start_at")  # the time of each call
+        assert answered == stored
+        assert (view.estimated_start_at is None) == (read.estimated_start_at is None)
+
+    generation.peers.limit = 1
+    first = await handlers.create_image_job(generation, team_id, request(f"first {team_id}", num_images=2))
+    second = await handlers.create_image_job(generation, team_id, request(f"second {team_id}"))
+    assert (first.queue_position, second.queue_position) == (1, 2)
+    for view in (first, second):
+        await same_as_read_back(view)
+    await start(generation, first.row.id)
+    request_id = (await handlers.get_job(generation.engine, team_id, first.row.id)).row.provider_request_id
+    payload = json.dumps({"images": [{"url": "https://fal/1.png"}, {"url": "https://fal/2.png"}]}).encode()
+    done = await handlers.complete_provider_request(generation, request_id, True, payload, "")
+    assert [image.position for image in done.images] == [0, 1]
+    await same_as_read_back(done)
+    await same_as_read_back(await handlers.cancel_job(generation, team_id, second.row.id))

@@ -10,7 +10,7 @@ from imagegen.generation.v1 import events_pb2
 from imagegen_generation.adapters.tables import outbox
 from imagegen_platform import db
 from imagegen_platform.events import GENERATION_STREAM_CONFIG, create_broker, ensure_stream
-from imagegen_platform.outbox import OutboxRelay, add_event
+from imagegen_platform.outbox import EVENT_COLUMNS, OutboxRelay, add_event, event_row, rows_committed
 from sqlalchemy import delete, func, select, update
 
 
@@ -107,3 +107,46 @@ async def test_a_commit_with_events_wakes_the_relay_before_its_idle_poll(infrast
         running.cancel()
         await broker.stop()
         await engine.dispose()
+
+
+async def test_rows_committed_on_the_asyncpg_driver_wake_the_relay_when_announced(infrastructure):
+    """Statements run on the driver commit where SQLAlchemy cannot see it: rows_committed (on any
+    engine sharing the pool) wakes the relay instead."""
+    engine = db.create_engine(infrastructure.database_url)
+    broker = create_broker(infrastructure.nats_url)
+    await broker.connect()
+    await ensure_stream(broker, GENERATION_STREAM_CONFIG)
+    relay = OutboxRelay(engine, outbox, broker, GENERATION_STREAM_CONFIG.name, idle_seconds=30)
+    running = asyncio.create_task(relay.run())
+    try:
+        await asyncio.sleep(0.2)  # the relay has found nothing and waits out its 30 s idle poll
+        subject = f"generation.v1.test.{uuid.uuid4().hex}"
+        started = time.monotonic()
+        async with db.transaction(engine) as driver:
+            await driver.execute(
+                f"INSERT INTO generation.outbox ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)",
+                *event_row(subject, events_pb2.JobQueued(job_id="job-raw"), "req-1"),
+            )
+        rows_committed(db.autocommit(engine))
+        while not await stream_messages(infrastructure.nats_url, subject):
+            assert time.monotonic() - started < 5, "rows_committed did not wake the relay"
+            await asyncio.sleep(0.02)
+        # Stop the relay between batches, not inside the transaction that marks the row sent.
+        for _ in range(250):
+            if not await unsent(engine, subject):
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await broker.stop()
+        await engine.dispose()
+
+
+async def unsent(engine, subject: str) -> int:
+    async with engine.connect() as connection:
+        return await connection.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.subject == subject, outbox.c.published_at.is_(None))
+        )

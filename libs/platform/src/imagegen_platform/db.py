@@ -1,9 +1,13 @@
-"""One async engine per process, and Alembic migrations per service schema."""
+"""One async engine per process, its asyncpg connections for hot statements, and Alembic migrations
+per service schema."""
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, exc, pool, text
@@ -37,6 +41,65 @@ def _drop_closed_connection(dbapi_connection: Any, connection_record: Any, conne
     if dbapi_connection.driver_connection.is_closed():
         # The pool replaces the connection with a new one.
         raise exc.DisconnectionError("Postgres closed this connection")
+
+
+class ConnectionLost(Exception):
+    """The connection died while a statement ran, which may or may not have committed."""
+
+
+@asynccontextmanager
+async def connection(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection's asyncpg connection, outside any transaction.
+
+    For hot statements: SQLAlchemy's pool still owns the connection, but statements run straight
+    on the driver (prepared once per connection by asyncpg) cost several times less client CPU
+    than through SQLAlchemy Core. Outside a transaction each statement commits on its own.
+    """
+    # Not `async with engine.connect()`: its exit closes in a task of its own, which costs CPU on
+    # every call; here the close never waits (SQLAlchemy has no transaction to roll back).
+    pooled = await engine.connect().start()
+    try:
+        driver = (await pooled.get_raw_connection()).driver_connection
+        try:
+            yield driver
+        except BaseException as error:
+            lost = driver.is_closed()
+            if lost or driver.is_in_transaction():
+                # SQLAlchemy does not see what runs on the driver, so it would pool this connection
+                # as it is: a dead one, or one still inside a transaction (a rollback cut short by
+                # cancellation). Throw it away instead.
+                await pooled.invalidate(error)
+            if lost:
+                raise ConnectionLost(str(error)) from error
+            raise
+    finally:
+        await pooled.close()
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction on a pooled asyncpg connection, committed when the block ends and rolled
+    back if it raises."""
+    async with connection(engine) as driver, driver.transaction():
+        yield driver
+
+
+class Record:
+    """A row read by attribute (row.id), as SQLAlchemy's Row reads, over an asyncpg record or a dict."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __repr__(self) -> str:
+        return f"Record({dict(self._values)!r})"
 
 
 def migrate(database_url: str, migrations_dir: Path, schema: str) -> None:

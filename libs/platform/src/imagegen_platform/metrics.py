@@ -56,6 +56,23 @@ OUTBOX_FAILURES = Counter(
     "imagegen_outbox_relay_failures", "Outbox relay batches that failed and will retry."
 )
 
+EVENTS_CONSUMED = Counter(
+    "imagegen_events_consumed",
+    "JetStream messages handed to a batch consumer, by durable consumer.",
+    ["consumer"],
+)
+EVENT_BATCH_SECONDS = Histogram(
+    "imagegen_event_batch_duration_seconds",
+    "Time a batch consumer took over one batch, by durable consumer.",
+    ["consumer"],
+    buckets=LATENCY_BUCKETS,
+)
+EVENT_BATCH_FAILURES = Counter(
+    "imagegen_event_batch_failures",
+    "Batches whose handler raised (their unacknowledged messages come back after the ack wait).",
+    ["consumer"],
+)
+
 
 def start_metrics_server(port: int, host: str = "0.0.0.0") -> None:
     """Serve the default registry at http://host:port/metrics from a thread; port 0 serves nothing."""

@@ -11,6 +11,7 @@ context, so a consumer's spans join the trace of the request that caused the eve
 import asyncio
 import logging
 import uuid
+import weakref
 
 from faststream.nats import NatsBroker
 from google.protobuf.message import Message
@@ -33,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import Pool
 
 from imagegen_platform import tracing
 from imagegen_platform.context import REQUEST_ID_HEADER
@@ -42,6 +44,11 @@ log = logging.getLogger(__name__)
 
 # Set on a connection whose transaction wrote outbox rows, so its commit can wake the relay.
 _ROWS_ADDED = "imagegen.outbox_rows_added"
+# The relays of each engine's pool, for commits SQLAlchemy does not see (see rows_committed).
+_RELAYS: weakref.WeakKeyDictionary[Pool, weakref.WeakSet["OutboxRelay"]] = weakref.WeakKeyDictionary()
+
+# The columns an event row is written with on an asyncpg connection, in the order of event_row.
+EVENT_COLUMNS = "id, subject, payload, request_id, traceparent"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -76,6 +83,22 @@ async def add_event(
     connection.info[_ROWS_ADDED] = True
 
 
+def event_row(
+    subject: str, event: Message, request_id: str | None
+) -> tuple[str, str, bytes, str | None, str | None]:
+    """The values of an event row (EVENT_COLUMNS), as add_event writes them, for a statement run on
+    the engine's asyncpg connection (imagegen_platform.db.connection). Once the transaction that
+    wrote it has committed, call rows_committed."""
+    return str(uuid.uuid4()), subject, event.SerializeToString(), request_id, tracing.current_traceparent()
+
+
+def rows_committed(engine: AsyncEngine) -> None:
+    """Wake this process's relays of `engine` (or of an engine sharing its pool) at once: outbox rows
+    were committed on its asyncpg connection, where the commit listener cannot see them."""
+    for relay in _RELAYS.get(engine.sync_engine.pool, ()):
+        relay._rows_committed.set()
+
+
 class OutboxRelay:
     """Publishes unsent rows in insertion order; several relays may run, rows are claimed with SKIP LOCKED."""
 
@@ -95,11 +118,13 @@ class OutboxRelay:
         self.stream = stream
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
-        # A commit in this process that wrote rows wakes the relay at once; rows other processes
-        # write are found by the idle poll.
+        # A commit in this process that wrote rows wakes the relay at once (a SQLAlchemy commit by
+        # itself, one on the asyncpg driver by rows_committed); rows other processes write are
+        # found by the idle poll.
         self._rows_committed = asyncio.Event()
         sqlalchemy_event.listen(engine.sync_engine, "commit", self._on_commit)
         sqlalchemy_event.listen(engine.sync_engine, "rollback", self._on_rollback)
+        _RELAYS.setdefault(engine.sync_engine.pool, weakref.WeakSet()).add(self)
 
     def _on_commit(self, connection) -> None:
         if connection.info.pop(_ROWS_ADDED, False):

@@ -3,18 +3,16 @@
 A message is acknowledged only after its settlement commits; a redelivery settles nothing twice
 because settle() is idempotent on the job id.
 
-Every job's JobFinished comes here, so messages are taken in batches: faststream's per-message path
-(parsing, middlewares, metrics) runs once per batch, and each settlement runs under the span and
-log context that path would have given its message, in its job's trace.
+Every job's JobFinished comes here, so messages are taken in batches
+(imagegen_platform.events.Broker.batch_subscriber), and each settlement runs in its job's span and
+log context (message_context).
 """
 
 import logging
 
-from faststream.middlewares import AckPolicy
-from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_platform.errors import NotFound
-from imagegen_platform.events import GENERATION_STREAM, JOB_FINISHED_SUBJECT, Batch, message_context
+from imagegen_platform.events import GENERATION_STREAM, JOB_FINISHED_SUBJECT, Broker, message_context
 from nats.aio.msg import Msg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,17 +40,10 @@ async def _settle(engine: AsyncEngine, msg: Msg) -> None:
         await msg.ack()
 
 
-def register_settlement_consumer(broker: NatsBroker, engine: AsyncEngine) -> None:
-    @broker.subscriber(
-        JOB_FINISHED_SUBJECT,
-        stream=GENERATION_STREAM,
-        durable="credits-settlement",
-        # Up to 100 messages, collected for at most half a second: it delays a settlement or
-        # webhook by that much at most, and an idle consumer fetches twice a second.
-        pull_sub=PullSub(batch_size=100, timeout=0.5, batch=True),
-        config=ConsumerConfig(ack_wait=30),
-        ack_policy=AckPolicy.MANUAL,
+def register_settlement_consumer(broker: Broker, engine: AsyncEngine) -> None:
+    @broker.batch_subscriber(
+        JOB_FINISHED_SUBJECT, stream=GENERATION_STREAM.name, durable="credits-settlement", ack_wait_seconds=30
     )
-    async def settle_finished_jobs(batch: Batch) -> None:
-        for msg in batch.raw_message:
+    async def settle_finished_jobs(messages: list[Msg]) -> None:
+        for msg in messages:
             await _settle(engine, msg)

@@ -9,38 +9,9 @@ The engine (imagegen_platform.db.create_engine) has no pre-ping, so a statement 
 dies under it (a Postgres restart) is run once more on a fresh connection here.
 """
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
-from asyncpg import Connection, Record
+from asyncpg import Record
+from imagegen_platform.db import ConnectionLost, connection
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-
-class ConnectionLost(Exception):
-    """The connection died while a statement ran, which may or may not have committed."""
-
-
-@asynccontextmanager
-async def connection(engine: AsyncEngine) -> AsyncIterator[Connection]:
-    """A pooled connection's asyncpg connection, outside any transaction."""
-    # Not `async with engine.connect()`: its exit closes in a task of its own, which costs CPU on
-    # every request; here the close never waits (SQLAlchemy has no transaction to roll back).
-    pooled = await engine.connect().start()
-    try:
-        driver = (await pooled.get_raw_connection()).driver_connection
-        try:
-            yield driver
-        except BaseException as error:
-            lost = driver.is_closed()
-            if lost or driver.is_in_transaction():
-                # SQLAlchemy does not see what runs on the driver, so it would pool this connection
-                # as it is; throw it away instead.
-                await pooled.invalidate(error)
-            if lost:
-                raise ConnectionLost(str(error)) from error
-            raise
-    finally:
-        await pooled.close()
 
 
 async def fetch(engine: AsyncEngine, statement: str, *args: object) -> list[Record]:

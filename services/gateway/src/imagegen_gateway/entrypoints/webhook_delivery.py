@@ -38,7 +38,7 @@ from imagegen_platform.events import (
     JOB_FINISHED_SUBJECT,
     LOW_BALANCE_SUBJECT,
     PLAN_CHANGED_SUBJECT,
-    Batch,
+    Broker,
     create_broker,
     ensure_stream,
     message_context,
@@ -271,19 +271,15 @@ def _subscriber(broker: NatsBroker, subject: str, stream: JStream, durable: str)
     )
 
 
-def register_event_consumers(broker: NatsBroker, delivery: WebhookDelivery) -> None:
-    @broker.subscriber(
+def register_event_consumers(broker: Broker, delivery: WebhookDelivery) -> None:
+    @broker.batch_subscriber(
         JOB_FINISHED_SUBJECT,
-        stream=GENERATION_STREAM,
+        stream=GENERATION_STREAM.name,
         durable="gateway-webhooks-jobs",
-        # Up to 100 messages, collected for at most half a second: a webhook waits that much at
-        # most, and an idle consumer fetches twice a second.
-        pull_sub=PullSub(batch_size=100, timeout=0.5, batch=True),
-        config=ConsumerConfig(ack_wait=60),
-        ack_policy=AckPolicy.MANUAL,
+        ack_wait_seconds=60,
     )
-    async def on_jobs_finished(batch: Batch) -> None:
-        await jobs_finished(delivery, batch.raw_message)
+    async def on_jobs_finished(messages: list[Msg]) -> None:
+        await jobs_finished(delivery, messages)
 
     @_subscriber(broker, PLAN_CHANGED_SUBJECT, CREDITS_STREAM, "gateway-audit-plans")
     async def on_plan_changed(body: bytes, msg: NatsMessage) -> None:

@@ -11,11 +11,9 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from imagegen_platform import db
 from imagegen_platform.errors import NotFound
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from imagegen_generation.adapters.tables import provider_delivery
 from imagegen_generation.service_layer import handlers
 
 log = logging.getLogger(__name__)
@@ -44,27 +42,42 @@ class Delivery:
     attempts: int
 
 
+# Each statement here commits on its own, run straight on the pooled connection's asyncpg driver
+# (see handlers): one round trip each.
+_STORE = (
+    "INSERT INTO generation.provider_delivery (provider_request_id, ok, payload, error, status,"
+    " attempts, next_attempt_at) VALUES ($1, $2, $3, $4, 'received', 1, now() + $5::interval)"
+    " ON CONFLICT (provider_request_id) DO NOTHING RETURNING provider_request_id"
+)
+_RETRY_LATER = (
+    "UPDATE generation.provider_delivery SET status = $2, last_error = $3,"
+    " next_attempt_at = now() + $4::interval WHERE provider_request_id = $1"
+)
+_PROCESSED = (
+    "UPDATE generation.provider_delivery SET status = 'processed', processed_at = now(), last_error = NULL"
+    " WHERE provider_request_id = $1"
+)
+# Claims the due deliveries; SKIP LOCKED lets several processes share them.
+_TAKE_DUE = """
+UPDATE generation.provider_delivery SET attempts = attempts + 1, next_attempt_at = now() + $2::interval
+WHERE provider_request_id IN (
+    SELECT provider_request_id FROM generation.provider_delivery
+    WHERE status = 'received' AND next_attempt_at <= now()
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING provider_request_id, ok, payload, error, attempts
+"""
+
+
 async def store(
     gen: handlers.Generation, provider_request_id: str, ok: bool, payload: bytes, error: str
 ) -> Delivery | None:
     """Store the delivery, claimed for an attempt right away; None when one was already stored."""
-    async with gen.autocommit.connect() as connection:
-        stored = await connection.execute(
-            pg_insert(provider_delivery)
-            .values(
-                provider_request_id=provider_request_id,
-                ok=ok,
-                payload=payload,
-                error=error,
-                status="received",
-                attempts=1,
-                next_attempt_at=func.now() + LEASE,
-            )
-            .on_conflict_do_nothing(index_elements=[provider_delivery.c.provider_request_id])
-            .returning(provider_delivery.c.provider_request_id)
-        )
-        if stored.first() is None:
-            return None
+    async with db.connection(gen.engine) as driver:
+        stored = await driver.fetchval(_STORE, provider_request_id, ok, payload, error, LEASE)
+    if stored is None:
+        return None
     return Delivery(provider_request_id, ok, payload, error, attempts=1)
 
 
@@ -75,15 +88,13 @@ async def record(gen: handlers.Generation, delivery: Delivery) -> None:
         await _complete(gen, delivery)
     except Exception as failure:  # any failure is retried; the job's own transitions are idempotent
         parked = delivery.attempts >= MAX_ATTEMPTS
-        async with gen.autocommit.connect() as connection:
-            await connection.execute(
-                update(provider_delivery)
-                .where(provider_delivery.c.provider_request_id == provider_request_id)
-                .values(
-                    status="parked" if parked else "received",
-                    last_error=f"{type(failure).__name__}: {failure}"[:1000],
-                    next_attempt_at=func.now() + retry_delay(delivery.attempts),
-                )
+        async with db.connection(gen.engine) as driver:
+            await driver.execute(
+                _RETRY_LATER,
+                provider_request_id,
+                "parked" if parked else "received",
+                f"{type(failure).__name__}: {failure}"[:1000],
+                retry_delay(delivery.attempts),
             )
         level = logging.ERROR if parked else logging.WARNING
         log.log(
@@ -93,12 +104,8 @@ async def record(gen: handlers.Generation, delivery: Delivery) -> None:
             exc_info=parked,
         )
         return
-    async with gen.autocommit.connect() as connection:
-        await connection.execute(
-            update(provider_delivery)
-            .where(provider_delivery.c.provider_request_id == provider_request_id)
-            .values(status="processed", processed_at=func.now(), last_error=None)
-        )
+    async with db.connection(gen.engine) as driver:
+        await driver.execute(_PROCESSED, provider_request_id)
 
 
 async def _complete(gen: handlers.Generation, delivery) -> None:
@@ -116,31 +123,8 @@ async def _complete(gen: handlers.Generation, delivery) -> None:
 
 async def record_due(gen: handlers.Generation, batch_size: int = 20) -> int:
     """Take deliveries whose retry is due (or whose attempt's lease ran out) and record them."""
-    async with gen.engine.begin() as connection:
-        due = (
-            await connection.execute(
-                update(provider_delivery)
-                .where(
-                    provider_delivery.c.provider_request_id.in_(
-                        select(provider_delivery.c.provider_request_id)
-                        .where(
-                            provider_delivery.c.status == "received",
-                            provider_delivery.c.next_attempt_at <= func.now(),
-                        )
-                        .limit(batch_size)
-                        .with_for_update(skip_locked=True)
-                    )
-                )
-                .values(attempts=provider_delivery.c.attempts + 1, next_attempt_at=func.now() + LEASE)
-                .returning(
-                    provider_delivery.c.provider_request_id,
-                    provider_delivery.c.ok,
-                    provider_delivery.c.payload,
-                    provider_delivery.c.error,
-                    provider_delivery.c.attempts,
-                )
-            )
-        ).all()
+    async with db.connection(gen.engine) as driver:
+        due = await driver.fetch(_TAKE_DUE, batch_size, LEASE)
     for row in due:
         await record(gen, Delivery(*row))
     return len(due)

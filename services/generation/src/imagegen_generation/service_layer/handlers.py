@@ -10,40 +10,32 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
+import asyncpg
 import grpc
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen.storage.v1 import storage_pb2
-from imagegen_platform import db, tracing
+from imagegen_platform import db, outbox, tracing
 from imagegen_platform.context import job_id_var, request_id_var
 from imagegen_platform.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from imagegen_platform.events import JOB_FINISHED_SUBJECT, JOB_QUEUED_SUBJECT, JOB_STARTED_SUBJECT
-from imagegen_platform.outbox import add_event
-from sqlalchemy import BigInteger, and_, case, func, insert, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import BigInteger, and_, case, func, or_, select, update
 from sqlalchemy.engine import Row
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from imagegen_generation.adapters.peers import PLAN_NAMES, Peers, Quote
+from imagegen_generation.adapters.peers import PLAN_NAMES, Peers, PlanLimits, Quote
 from imagegen_generation.adapters.provider import (
     FalProvider,
     ProviderError,
     ProviderRunning,
     is_retryable_failure,
 )
-from imagegen_generation.adapters.tables import (
-    job,
-    job_image,
-    job_transition,
-    outbox,
-    provider_request,
-    team_schedule,
-)
+from imagegen_generation.adapters.tables import job, job_image
 from imagegen_generation.domain.jobs import (
     LORA_PATH,
     ImageGenerationRequest,
@@ -92,10 +84,15 @@ class Generation:
         return db.autocommit(self.engine)
 
 
+# A job's row and its images' rows: SQLAlchemy Rows (list_jobs) or asyncpg records read by attribute
+# (db.Record), both with the columns of the job and job_image tables.
+JobRow = Row | db.Record
+
+
 @dataclass
 class JobView:
-    row: Row
-    images: list[Row] = field(default_factory=list)
+    row: JobRow
+    images: list[JobRow] = field(default_factory=list)
     # The job's place among its team's queued jobs (1 is next), while queued.
     queue_position: int | None = None
     # When the job should start, from its place, the team's free slots and recent run times.
@@ -105,70 +102,64 @@ class JobView:
 # Run times of this many recent completed jobs of a type estimate when a queued job starts.
 RUN_TIME_SAMPLE = 20
 
+# The hot statements run straight on the pooled connection's asyncpg driver (imagegen_platform.db
+# .connection): asyncpg prepares each once per connection, and their client CPU is a fraction of
+# SQLAlchemy Core's. Where Postgres allows, one statement does a whole step (data-modifying CTEs),
+# so that it needs neither more round trips nor BEGIN and COMMIT: a lone statement is atomic.
+_GET_JOB = "SELECT * FROM generation.job WHERE id = $1"
+_GET_TEAM_JOB = "SELECT * FROM generation.job WHERE id = $1 AND team_id = $2"
+_GET_IMAGES = "SELECT * FROM generation.job_image WHERE job_id = $1 ORDER BY position"
+# The number of the team's queued jobs ahead of the job in dispatch order (as _START_NEXT orders them).
+_AHEAD = (
+    "(SELECT count(*) FROM generation.job ahead WHERE ahead.team_id = {job}.team_id"
+    " AND ahead.status = 'queued' AND (-ahead.priority, ahead.created_at, ahead.id)"
+    " < (-{job}.priority, {job}.created_at, {job}.id))"
+)
+# One round trip for the place and the team's slots (no schedule row: the plan is not known yet).
+_PLACE_IN_QUEUE = (
+    f"SELECT {_AHEAD.format(job='job')} AS ahead, s.max_concurrent, s.running FROM generation.job"
+    " LEFT JOIN generation.team_schedule s ON s.team_id = job.team_id WHERE job.id = $1"
+)
+_RECENT_RUN_SECONDS = (
+    "SELECT avg(seconds) FROM (SELECT extract(epoch FROM finished_at) - extract(epoch FROM started_at)"
+    " AS seconds FROM generation.job WHERE type = $1 AND status = 'completed'"
+    " ORDER BY finished_at DESC LIMIT $2) recent"
+)
 
-async def _load(connection: AsyncConnection, job_id: str, team_id: str | None = None) -> JobView:
-    query = select(job).where(job.c.id == job_id)
-    if team_id is not None:
-        query = query.where(job.c.team_id == team_id)
-    row = (await connection.execute(query)).one_or_none()
-    if row is None:
+
+async def _load(driver: asyncpg.Connection, job_id: str, team_id: str | None = None) -> JobView:
+    if team_id is None:
+        record = await driver.fetchrow(_GET_JOB, job_id)
+    else:
+        record = await driver.fetchrow(_GET_TEAM_JOB, job_id, team_id)
+    if record is None:
         raise NotFound("job_not_found", f"job {job_id} does not exist")
-    images = (
-        await connection.execute(
-            select(job_image).where(job_image.c.job_id == job_id).order_by(job_image.c.position)
-        )
-    ).all()
-    view = JobView(row, list(images))
-    if row.status == JobStatus.QUEUED.value:
-        await _place_in_queue(connection, view)
+    view = JobView(db.Record(record))
+    if record["status"] == JobStatus.COMPLETED.value:
+        # Only completing a job writes its images (_finish).
+        view.images = [db.Record(image) for image in await driver.fetch(_GET_IMAGES, job_id)]
+    elif record["status"] == JobStatus.QUEUED.value:
+        if waves := _place_in_queue(view, *await driver.fetchrow(_PLACE_IN_QUEUE, job_id)):
+            await _estimate_start(driver, view, waves)
     return view
 
 
-async def _place_in_queue(connection: AsyncConnection, view: JobView) -> None:
-    """The queued job's position in its team's dispatch order, and when it should start."""
-    row = view.row
-    in_order = tuple_(-job.c.priority, job.c.created_at, job.c.id)
-    ahead_of_it = (
-        select(func.count())
-        .select_from(job)
-        .where(
-            job.c.team_id == row.team_id,
-            job.c.status == JobStatus.QUEUED.value,
-            in_order < tuple_(-row.priority, row.created_at, row.id),
-        )
-        .scalar_subquery()
-    )
-    # One round trip for the place and the team's slots (no schedule row: the plan is not known yet).
-    team = team_schedule.c.team_id == row.team_id
-    ahead, max_concurrent, running = (
-        await connection.execute(
-            select(
-                ahead_of_it,
-                select(team_schedule.c.max_concurrent).where(team).scalar_subquery(),
-                select(team_schedule.c.running).where(team).scalar_subquery(),
-            )
-        )
-    ).one()
+def _place_in_queue(view: JobView, ahead: int, max_concurrent: int | None, running: int | None) -> int:
+    """Set the queued job's position from the jobs `ahead` of it, and its start if its team has a
+    slot for it now; the waves of runs it waits for otherwise (0 when there is no honest estimate)."""
     view.queue_position = ahead + 1
     if max_concurrent is None or max_concurrent <= 0:
-        return  # the plan runs nothing (or is not known yet): no honest estimate
+        return 0  # the plan runs nothing (or is not known yet): no honest estimate
     free = max(0, max_concurrent - running)
-    waves = 0 if ahead < free else (ahead - free) // max_concurrent + 1
-    if waves == 0:
+    if ahead < free:
         view.estimated_start_at = datetime.now(UTC)
-        return
-    recent = (
-        select(
-            (func.extract("epoch", job.c.finished_at) - func.extract("epoch", job.c.started_at)).label(
-                "seconds"
-            )
-        )
-        .where(job.c.type == row.type, job.c.status == JobStatus.COMPLETED.value)
-        .order_by(job.c.finished_at.desc())
-        .limit(RUN_TIME_SAMPLE)
-        .subquery()
-    )
-    run_seconds = await connection.scalar(select(func.avg(recent.c.seconds)))
+        return 0
+    return (ahead - free) // max_concurrent + 1
+
+
+async def _estimate_start(driver: asyncpg.Connection, view: JobView, waves: int) -> None:
+    """When a job waiting for `waves` runs of its team's slots should start, from recent run times."""
+    run_seconds = await driver.fetchval(_RECENT_RUN_SECONDS, view.row.type, RUN_TIME_SAMPLE)
     if run_seconds is not None:
         view.estimated_start_at = datetime.now(UTC) + timedelta(seconds=waves * float(run_seconds))
 
@@ -177,69 +168,71 @@ def training_message(training_input: dict[str, Any]) -> generation_pb2.ModelTrai
     return generation_pb2.ModelTrainingInput(**training_input)
 
 
-async def _transition(
-    connection: AsyncConnection,
-    job_id: str,
-    from_statuses: tuple[JobStatus, ...],
-    to_status: JobStatus,
-    reason: str,
-    *,
-    locked_in: JobStatus | None = None,
-    **values: Any,
-) -> tuple[Row, JobStatus] | tuple[None, None]:
-    """Move a job between states only if it is in one of `from_statuses`: the changed row and the
-    status it left, or (None, None) when it was in none of them. `locked_in`: the caller has locked
-    the job's row already and read its status."""
-    current = (
-        locked_in.value
-        if locked_in is not None
-        else (
-            await connection.execute(select(job.c.status).where(job.c.id == job_id).with_for_update())
-        ).scalar_one_or_none()
-    )
-    if current is None or JobStatus(current) not in from_statuses:
-        return None, None
-    changed = (
-        await connection.execute(
-            update(job).where(job.c.id == job_id).values(status=to_status.value, **values).returning(job)
-        )
-    ).one()
-    await connection.execute(
-        insert(job_transition).values(
-            job_id=job_id, from_status=current, to_status=to_status.value, reason=reason
-        )
-    )
-    return changed, JobStatus(current)
+# The one terminal transition of a queued or running job, in one statement: lock the job's row if
+# it is still unfinished (a webhook, a poll and a redelivered message racing for it wait here, and
+# all but the first find it finished), then its row, its transition, its team's freed slot (or
+# place in the queue), its JobFinished event and its images. Each part reads `finished`, so it
+# happens only if the transition did, and the job's row is locked before its team's schedule row,
+# as every other path that holds both locks them (dispatch skips locked jobs).
+_FINISH = f"""
+WITH old AS (
+    SELECT id, status FROM generation.job
+    WHERE id = $1 AND status IN ('queued', 'running')
+    FOR UPDATE
+), finished AS (
+    UPDATE generation.job SET status = $2, charged_credits_hundredths = $3,
+        refunded_credits_hundredths = estimated_credits_hundredths - $3, finished_at = now(),
+        progress = coalesce($4, progress), output = coalesce($5, output),
+        error_code = coalesce($6, error_code), error_message = coalesce($7, error_message)
+    FROM old WHERE job.id = old.id
+    RETURNING job.*, old.status AS left_status
+), transition AS (
+    INSERT INTO generation.job_transition (job_id, from_status, to_status, reason)
+    SELECT id, left_status, status, $8 FROM finished
+), freed AS (
+    UPDATE generation.team_schedule
+    SET running = running - (left_status = 'running')::int, queued = queued - (left_status = 'queued')::int
+    FROM finished WHERE team_schedule.team_id = finished.team_id
+), finished_event AS (
+    INSERT INTO generation.outbox ({outbox.EVENT_COLUMNS})
+    SELECT $9, $10, $11::bytea, $12, $13 FROM finished
+), images AS (
+    INSERT INTO generation.job_image (job_id, position, file_id, width, height, content_type, nsfw)
+    SELECT finished.id, image.position - 1, image.file_id, image.width, image.height,
+        image.content_type, image.nsfw
+    FROM finished, unnest($14::text[], $15::int[], $16::int[], $17::text[], $18::bool[])
+        WITH ORDINALITY AS image (file_id, width, height, content_type, nsfw, position)
+)
+SELECT * FROM finished
+"""
+
+
+@dataclass(frozen=True)
+class FinishedImage:
+    """An image a completion stores with the job, as job_image holds it."""
+
+    file_id: str
+    width: int
+    height: int
+    content_type: str
+    nsfw: bool
 
 
 async def _finish(
-    connection: AsyncConnection,
-    row: Row,
+    gen: Generation,
+    row: JobRow,
     to_status: JobStatus,
     reason: str,
     *,
     charge: int,
-    **values: Any,
-) -> bool:
-    """The one terminal transition of a running or queued job, with its settlement event."""
-    finished, left = await _transition(
-        connection,
-        row.id,
-        (JobStatus.QUEUED, JobStatus.RUNNING),
-        to_status,
-        reason,
-        charged_credits_hundredths=charge,
-        refunded_credits_hundredths=row.estimated_credits_hundredths - charge,
-        finished_at=func.now(),
-        **values,
-    )
-    if finished is None:
-        return False
-    # The slot (or the place in the queue) is free for the team's next job.
-    counter = team_schedule.c.running if left is JobStatus.RUNNING else team_schedule.c.queued
-    await connection.execute(
-        update(team_schedule).where(team_schedule.c.team_id == row.team_id).values({counter: counter - 1})
-    )
+    progress: float | None = None,
+    output: dict[str, str] | None = None,
+    error_code: str | None = None,
+    error_message: str | None = None,
+    images: Sequence[FinishedImage] = (),
+) -> JobView | None:
+    """The one terminal transition of a running or queued job, with its settlement event: the
+    finished job, or None when it had finished already."""
     job_type = JobType(row.type)
     event = events_pb2.JobFinished(
         job_id=row.id,
@@ -248,13 +241,35 @@ async def _finish(
         charge_hundredths=charge,
         type=TYPE_TO_WIRE[job_type],
         model_training=training_message(row.input) if job_type.is_training else None,
-        training_output=generation_pb2.TrainingOutput(**values["output"]) if values.get("output") else None,
-        error=generation_pb2.JobError(code=values["error_code"], message=values.get("error_message") or "")
-        if values.get("error_code")
-        else None,
+        training_output=generation_pb2.TrainingOutput(**output) if output else None,
+        error=generation_pb2.JobError(code=error_code, message=error_message or "") if error_code else None,
     )
-    await add_event(connection, outbox, JOB_FINISHED_SUBJECT, event, request_id_var.get())
-    return True
+    async with db.connection(gen.engine) as driver:
+        finished = await driver.fetchrow(
+            _FINISH,
+            row.id,
+            to_status.value,
+            charge,
+            progress,
+            None if output is None else json.dumps(output),
+            error_code,
+            error_message,
+            reason,
+            *outbox.event_row(JOB_FINISHED_SUBJECT, event, request_id_var.get()),
+            [image.file_id for image in images],
+            [image.width for image in images],
+            [image.height for image in images],
+            [image.content_type for image in images],
+            [image.nsfw for image in images],
+        )
+    if finished is None:
+        return None
+    outbox.rows_committed(gen.engine)
+    stored = [
+        db.Record({"job_id": row.id, "position": position, **asdict(image)})
+        for position, image in enumerate(images)
+    ]
+    return JobView(db.Record(finished), stored)
 
 
 @dataclass(frozen=True)
@@ -314,17 +329,16 @@ async def quote_model_refinement(gen: Generation, team_id: str, custom_model_id:
     return await gen.peers.quote_model_refinement(refinement.complexity_hundredths, refinement.iteration)
 
 
+_JOB_BY_KEY = "SELECT id FROM generation.job WHERE team_id = $1 AND idempotency_key = $2"
+
+
 async def _job_by_idempotency_key(engine: AsyncEngine, team_id: str, key: str | None) -> JobView | None:
     """The job a request with this key already created; None without a key or before the first."""
     if not key:
         return None
-    async with engine.connect() as connection:
-        job_id = (
-            await connection.execute(
-                select(job.c.id).where(job.c.team_id == team_id, job.c.idempotency_key == key)
-            )
-        ).scalar_one_or_none()
-        return None if job_id is None else await _load(connection, job_id)
+    async with db.connection(engine) as driver:
+        job_id = await driver.fetchval(_JOB_BY_KEY, team_id, key)
+        return None if job_id is None else await _load(driver, job_id)
 
 
 def _check_priority(priority: int) -> None:
@@ -403,59 +417,22 @@ async def _queue_job(
     job_id_var.set(job_id)
     reserved = False
     try:
-        async with gen.engine.begin() as connection:
-            if key_spend is not None and key_spend.monthly_cap_hundredths is not None:
-                await _check_spend_cap(connection, key_spend, new_job.quote.amount_hundredths)
+        if key_spend is not None and key_spend.monthly_cap_hundredths is not None:
+            async with db.transaction(gen.engine) as driver:
+                await _check_spend_cap(driver, key_spend, new_job.quote.amount_hundredths)
+                limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
+                reserved = True
+                created = await _insert_job(
+                    driver, job_id, team_id, new_job, idempotency_key, key_spend, limits
+                )
+        else:
             limits = await gen.peers.reserve(team_id, new_job.quote.amount_hundredths, job_id)
             reserved = True
-            created = await connection.execute(
-                insert(job)
-                .values(
-                    id=job_id,
-                    team_id=team_id,
-                    type=new_job.type.value,
-                    status=JobStatus.QUEUED.value,
-                    input=new_job.input,
-                    provider_endpoint=new_job.provider_endpoint,
-                    provider_input=new_job.provider_input,
-                    provider_files=new_job.provider_files,
-                    estimated_credits_hundredths=new_job.quote.amount_hundredths,
-                    pricing_version=new_job.quote.pricing_version,
-                    charged_credits_hundredths=0,
-                    refunded_credits_hundredths=0,
-                    attempts=0,
-                    progress=0.0,
-                    idempotency_key=idempotency_key or None,
-                    priority=new_job.priority,
-                    traceparent=tracing.current_traceparent(),
-                    request_id=request_id_var.get(),
-                    api_key_id=key_spend.api_key_id if key_spend else None,
+            async with db.connection(gen.engine) as driver:
+                created = await _insert_job(
+                    driver, job_id, team_id, new_job, idempotency_key, key_spend, limits
                 )
-                .returning(job)
-            )
-            view = JobView(created.one())
-            await connection.execute(
-                insert(job_transition).values(
-                    job_id=job_id, to_status=JobStatus.QUEUED.value, reason="created"
-                )
-            )
-            plan = {
-                "plan_rank": limits.rank,
-                "max_concurrent": limits.max_concurrent,
-                "limits_checked_at": func.now(),
-            }
-            waiting = pg_insert(team_schedule).values(team_id=team_id, queued=1, running=0, **plan)
-            await connection.execute(
-                waiting.on_conflict_do_update(
-                    index_elements=[team_schedule.c.team_id],
-                    set_={"queued": team_schedule.c.queued + 1, **plan},
-                )
-            )
-            event = events_pb2.JobQueued(job_id=job_id, team_id=team_id, type=TYPE_TO_WIRE[new_job.type])
-            await add_event(connection, outbox, JOB_QUEUED_SUBJECT, event, request_id_var.get())
-            await _place_in_queue(connection, view)
-            return view
-    except IntegrityError:
+    except asyncpg.IntegrityConstraintViolationError:
         # A concurrent request with the same idempotency key won: return its job, not a second one.
         await gen.peers.release(job_id)
         winner = await _job_by_idempotency_key(gen.engine, team_id, idempotency_key)
@@ -467,33 +444,95 @@ async def _queue_job(
         if reserved:
             await gen.peers.release(job_id)
         raise
+    outbox.rows_committed(gen.engine)
+    view = JobView(db.Record(created))
+    if waves := _place_in_queue(
+        view, created["ahead"], created["team_max_concurrent"], created["team_running"]
+    ):
+        async with db.connection(gen.engine) as driver:
+            await _estimate_start(driver, view, waves)
+    return view
 
 
-# What a job counts against its key's cap: its charge once finished, its quote until then.
-_SPEND = case(
-    (
-        job.c.status.in_([s.value for s in JobStatus if s.is_terminal]),
-        job.c.charged_credits_hundredths,
-    ),
-    else_=job.c.estimated_credits_hundredths,
+# A job's creation in one statement: its row, its first transition, its team's schedule row (with
+# the plan's limits as the reservation answered them), its JobQueued event, and its place in the
+# queue. The other parts read `created`, so the job's row (and its idempotency key's uniqueness) is
+# written before the team's schedule row is locked: a request racing with the same key waits on the
+# key, never holding the schedule row the first one needs.
+_CREATE_JOB = f"""
+WITH created AS (
+    INSERT INTO generation.job (id, team_id, type, status, input, provider_endpoint, provider_input,
+        provider_files, estimated_credits_hundredths, pricing_version, charged_credits_hundredths,
+        refunded_credits_hundredths, attempts, progress, idempotency_key, priority, traceparent,
+        request_id, api_key_id)
+    VALUES ($1, $2, $3, 'queued', $4, $5, $6, $7, $8, $9, 0, 0, 0, 0, $10, $11, $12, $13, $14)
+    RETURNING *
+), transition AS (
+    INSERT INTO generation.job_transition (job_id, to_status, reason)
+    SELECT id, 'queued', 'created' FROM created
+), schedule AS (
+    INSERT INTO generation.team_schedule AS s
+        (team_id, queued, running, plan_rank, max_concurrent, limits_checked_at)
+    SELECT team_id, 1, 0, $15, $16, now() FROM created
+    ON CONFLICT (team_id) DO UPDATE SET queued = s.queued + 1, plan_rank = excluded.plan_rank,
+        max_concurrent = excluded.max_concurrent, limits_checked_at = excluded.limits_checked_at
+    RETURNING s.max_concurrent, s.running
+), queued_event AS (
+    INSERT INTO generation.outbox ({outbox.EVENT_COLUMNS})
+    SELECT $17, $18, $19::bytea, $20, $21 FROM created
 )
+SELECT created.*, schedule.max_concurrent AS team_max_concurrent, schedule.running AS team_running,
+    {_AHEAD.format(job="created")} AS ahead
+FROM created, schedule
+"""
 
 
-def _month_start():
-    """The start of the current UTC calendar month."""
-    return func.timezone("UTC", func.date_trunc("month", func.timezone("UTC", func.now())))
+async def _insert_job(
+    driver: asyncpg.Connection,
+    job_id: str,
+    team_id: str,
+    new_job: NewJob,
+    idempotency_key: str | None,
+    key_spend: KeySpend | None,
+    limits: PlanLimits,
+) -> asyncpg.Record:
+    event = events_pb2.JobQueued(job_id=job_id, team_id=team_id, type=TYPE_TO_WIRE[new_job.type])
+    return await driver.fetchrow(
+        _CREATE_JOB,
+        job_id,
+        team_id,
+        new_job.type.value,
+        json.dumps(new_job.input),
+        new_job.provider_endpoint,
+        json.dumps(new_job.provider_input),
+        json.dumps(new_job.provider_files),
+        new_job.quote.amount_hundredths,
+        new_job.quote.pricing_version,
+        idempotency_key or None,
+        new_job.priority,
+        tracing.current_traceparent(),
+        request_id_var.get(),
+        key_spend.api_key_id if key_spend else None,
+        limits.rank,
+        limits.max_concurrent,
+        *outbox.event_row(JOB_QUEUED_SUBJECT, event, request_id_var.get()),
+    )
 
 
-async def _check_spend_cap(connection: AsyncConnection, key_spend: KeySpend, quote_hundredths: int) -> None:
+# What a job counts against its key's cap this (UTC) month: its charge once finished, its quote
+# until then.
+_KEY_SPEND = (
+    "SELECT coalesce(sum(CASE WHEN status IN ({terminal}) THEN charged_credits_hundredths"
+    " ELSE estimated_credits_hundredths END), 0) FROM generation.job WHERE api_key_id = $1"
+    " AND created_at >= timezone('UTC', date_trunc('month', timezone('UTC', now())))"
+).format(terminal=", ".join(f"'{status.value}'" for status in JobStatus if status.is_terminal))
+
+
+async def _check_spend_cap(driver: asyncpg.Connection, key_spend: KeySpend, quote_hundredths: int) -> None:
     """Refuse the job if it would take the key's spend this (UTC) month past its cap."""
-    await connection.execute(
-        select(func.pg_advisory_xact_lock(func.hashtext("key-spend:" + key_spend.api_key_id)))
-    )
-    spent = await connection.scalar(
-        select(func.coalesce(func.sum(_SPEND), 0)).where(
-            job.c.api_key_id == key_spend.api_key_id, job.c.created_at >= _month_start()
-        )
-    )
+    # The lock and the sum are two statements: the sum must see what committed while it waited.
+    await driver.execute("SELECT pg_advisory_xact_lock(hashtext($1))", "key-spend:" + key_spend.api_key_id)
+    spent = int(await driver.fetchval(_KEY_SPEND, key_spend.api_key_id))
     cap = key_spend.monthly_cap_hundredths
     if spent + quote_hundredths > cap:
         raise FailedPrecondition(
@@ -557,121 +596,107 @@ async def key_usage(
 
 
 async def is_queued(engine: AsyncEngine, job_id: str) -> bool:
-    async with engine.connect() as connection:
-        status = await connection.scalar(select(job.c.status).where(job.c.id == job_id))
+    async with db.connection(engine) as driver:
+        status = await driver.fetchval("SELECT status FROM generation.job WHERE id = $1", job_id)
     return status == JobStatus.QUEUED.value
 
 
 async def get_job(engine: AsyncEngine, team_id: str, job_id: str) -> JobView:
-    async with engine.connect() as connection:
-        return await _load(connection, job_id, team_id)
+    async with db.connection(engine) as driver:
+        return await _load(driver, job_id, team_id)
 
 
 MIN_PRIORITY, MAX_PRIORITY = -10, 10
 # A team's plan is read from credits again when its schedule row's copy is older than this.
 PLAN_LIMITS_MAX_AGE = timedelta(seconds=10)
 
+# The team to serve next and its next job, both locked, the team's row first: teams whose row
+# another dispatcher holds are skipped (SKIP LOCKED), and so are jobs a cancel holds.
+_CLAIM_NEXT = """
+WITH team AS (
+    SELECT team_id, running, limits_checked_at < now() - $1::interval AS limits_stale
+    FROM generation.team_schedule
+    WHERE queued > 0 AND (running < max_concurrent OR limits_checked_at < now() - $1::interval)
+    ORDER BY plan_rank DESC, last_started_at ASC NULLS FIRST, team_id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+SELECT team.team_id, team.running, team.limits_stale, next.id AS job_id, next.type, next.input
+FROM team LEFT JOIN LATERAL (
+    SELECT id, type, input FROM generation.job
+    WHERE job.team_id = team.team_id AND job.status = 'queued'
+    ORDER BY priority DESC, created_at, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+) next ON true
+"""
+_UPDATE_LIMITS = (
+    "UPDATE generation.team_schedule SET plan_rank = $2, max_concurrent = $3, limits_checked_at = now()"
+    " WHERE team_id = $1"
+)
+# The count was off (a job locked by a cancel right now, or drift): take it from the jobs.
+_RECOUNT_QUEUED = (
+    "UPDATE generation.team_schedule SET queued = (SELECT count(*) FROM generation.job"
+    " WHERE team_id = $1 AND status = 'queued') WHERE team_id = $1"
+)
+# The claimed job's start in one statement: its row, its transition, its team's counters and its
+# JobStarted event, each only if the job was still queued.
+_START = f"""
+WITH started AS (
+    UPDATE generation.job
+    SET status = 'running', started_at = now(), claimed_at = now(), attempts = attempts + 1
+    WHERE id = $1 AND status = 'queued'
+    RETURNING *
+), transition AS (
+    INSERT INTO generation.job_transition (job_id, from_status, to_status, reason)
+    SELECT id, 'queued', 'running', 'dispatched to a worker' FROM started
+), slot AS (
+    UPDATE generation.team_schedule
+    SET queued = queued - 1, running = running + 1, last_started_at = now()
+    FROM started WHERE team_schedule.team_id = started.team_id
+), started_event AS (
+    INSERT INTO generation.outbox ({outbox.EVENT_COLUMNS})
+    SELECT $2, $3, $4::bytea, $5, $6 FROM started
+)
+SELECT * FROM started
+"""
 
-async def dispatch_next(gen: Generation) -> Row | None:
+
+async def dispatch_next(gen: Generation) -> JobRow | None:
     """Start the next job that may run, and return it claimed (to submit), or None when none may.
 
     Order: plan tier (enterprise first), then the team served longest ago, then the job's own
     priority and age within its team. Locking the team's schedule row (SKIP LOCKED, so other
     dispatchers take other teams meanwhile) makes the running count exact across every worker: a
     team never runs more jobs than its plan allows, and waiting jobs cost nothing until a slot frees.
+    One transaction of two statements (claim, start) in the usual case.
     """
     while True:
-        async with gen.engine.begin() as connection:
-            limits_stale = team_schedule.c.limits_checked_at < func.now() - PLAN_LIMITS_MAX_AGE
-            team = (
-                await connection.execute(
-                    select(team_schedule, limits_stale.label("limits_stale"))
-                    .where(
-                        team_schedule.c.queued > 0,
-                        or_(team_schedule.c.running < team_schedule.c.max_concurrent, limits_stale),
-                    )
-                    .order_by(
-                        team_schedule.c.plan_rank.desc(),
-                        team_schedule.c.last_started_at.asc().nulls_first(),
-                        team_schedule.c.team_id,
-                    )
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            ).one_or_none()
-            if team is None:
+        async with db.transaction(gen.engine) as driver:
+            claimed = await driver.fetchrow(_CLAIM_NEXT, PLAN_LIMITS_MAX_AGE)
+            if claimed is None:
                 return None
-            if team.limits_stale:
-                limits = await gen.peers.plan_limits(team.team_id)
-                await connection.execute(
-                    update(team_schedule)
-                    .where(team_schedule.c.team_id == team.team_id)
-                    .values(
-                        plan_rank=limits.rank,
-                        max_concurrent=limits.max_concurrent,
-                        limits_checked_at=func.now(),
-                    )
-                )
-                if team.running >= limits.max_concurrent:
+            team_id = claimed["team_id"]
+            if claimed["limits_stale"]:
+                limits = await gen.peers.plan_limits(team_id)
+                await driver.execute(_UPDATE_LIMITS, team_id, limits.rank, limits.max_concurrent)
+                if claimed["running"] >= limits.max_concurrent:
                     continue
-            started = await _start_next_of_team(connection, team.team_id)
-            if started is not None:
-                return started
-
-
-async def _start_next_of_team(connection: AsyncConnection, team_id: str) -> Row | None:
-    """Claim the team's next queued job (its schedule row is locked by the caller)."""
-    job_id = (
-        await connection.execute(
-            select(job.c.id)
-            .where(job.c.team_id == team_id, job.c.status == JobStatus.QUEUED.value)
-            .order_by(job.c.priority.desc(), job.c.created_at, job.c.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-        )
-    ).scalar_one_or_none()
-    if job_id is None:
-        # The count was off (a job locked by a cancel right now, or drift): take it from the jobs.
-        await connection.execute(
-            update(team_schedule)
-            .where(team_schedule.c.team_id == team_id)
-            .values(
-                queued=select(func.count())
-                .select_from(job)
-                .where(job.c.team_id == team_id, job.c.status == JobStatus.QUEUED.value)
-                .scalar_subquery()
+            if claimed["job_id"] is None:
+                await driver.execute(_RECOUNT_QUEUED, team_id)
+                continue
+            job_type = JobType(claimed["type"])
+            event = events_pb2.JobStarted(
+                job_id=claimed["job_id"],
+                team_id=team_id,
+                type=TYPE_TO_WIRE[job_type],
+                model_training=training_message(claimed["input"]) if job_type.is_training else None,
             )
-        )
-        return None
-    row, _ = await _transition(
-        connection,
-        job_id,
-        (JobStatus.QUEUED,),
-        JobStatus.RUNNING,
-        "dispatched to a worker",
-        locked_in=JobStatus.QUEUED,
-        started_at=func.now(),
-        claimed_at=func.now(),
-        attempts=job.c.attempts + 1,
-    )
-    await connection.execute(
-        update(team_schedule)
-        .where(team_schedule.c.team_id == team_id)
-        .values(
-            queued=team_schedule.c.queued - 1,
-            running=team_schedule.c.running + 1,
-            last_started_at=func.now(),
-        )
-    )
-    job_type = JobType(row.type)
-    started = events_pb2.JobStarted(
-        job_id=row.id,
-        team_id=row.team_id,
-        type=TYPE_TO_WIRE[job_type],
-        model_training=training_message(row.input) if job_type.is_training else None,
-    )
-    await add_event(connection, outbox, JOB_STARTED_SUBJECT, started, request_id_var.get())
-    return row
+            started = await driver.fetchrow(
+                _START, claimed["job_id"], *outbox.event_row(JOB_STARTED_SUBJECT, event, request_id_var.get())
+            )
+        outbox.rows_committed(gen.engine)
+        return db.Record(started)
 
 
 async def dispatch_once(gen: Generation) -> str | None:
@@ -683,7 +708,7 @@ async def dispatch_once(gen: Generation) -> str | None:
     return row.id
 
 
-async def submit_started(gen: Generation, row: Row) -> None:
+async def submit_started(gen: Generation, row: JobRow) -> None:
     """Submit a job dispatch_next started, in the trace of the request that created it."""
     job_id_var.set(row.id)
     request_id_var.set(row.request_id)
@@ -691,7 +716,22 @@ async def submit_started(gen: Generation, row: Row) -> None:
         await _submit(gen, row)
 
 
-async def _submit(gen: Generation, row: Row) -> None:
+_BACK_OFF_SUBMIT = (
+    "UPDATE generation.job SET claimed_at = NULL, next_attempt_at = now() + $2::interval"
+    " WHERE id = $1 AND status = 'running' AND provider_request_id IS NULL"
+)
+# The request is stored whatever becomes of the job, in the same statement (one round trip).
+_RECORD_REQUEST = """
+WITH stored AS (
+    INSERT INTO generation.provider_request (id, job_id, attempt) VALUES ($1, $2, $3)
+)
+UPDATE generation.job SET provider_request_id = $1, provider_checked_at = now()
+WHERE id = $2 AND status = 'running' AND provider_request_id IS NULL
+RETURNING id
+"""
+
+
+async def _submit(gen: Generation, row: JobRow) -> None:
     """Hand a claimed job to the provider and record its request id; a transient failure hands the
     claim back with a back-off after which the provider loop submits it again."""
     try:
@@ -700,53 +740,22 @@ async def _submit(gen: Generation, row: Row) -> None:
     except ProviderError as error:
         if error.retryable and row.attempts < gen.provider_max_attempts:
             log.warning("provider submit failed; retrying", extra={"jobId": row.id, "error": str(error)})
-            async with gen.engine.begin() as connection:
-                await connection.execute(
-                    update(job)
-                    .where(
-                        job.c.id == row.id,
-                        job.c.status == JobStatus.RUNNING.value,
-                        job.c.provider_request_id.is_(None),
-                    )
-                    .values(
-                        claimed_at=None,
-                        next_attempt_at=func.now() + timedelta(seconds=_backoff(row.attempts)),
-                    )
-                )
+            async with db.connection(gen.engine) as driver:
+                await driver.execute(_BACK_OFF_SUBMIT, row.id, timedelta(seconds=_backoff(row.attempts)))
             return
-        async with gen.engine.begin() as connection:
-            await _finish(
-                connection,
-                row,
-                JobStatus.FAILED,
-                "provider refused the request",
-                charge=0,
-                error_code=error.code,
-                error_message=str(error),
-            )
+        await _finish(
+            gen,
+            row,
+            JobStatus.FAILED,
+            "provider refused the request",
+            charge=0,
+            error_code=error.code,
+            error_message=str(error),
+        )
         return
 
-    # The request is stored whatever becomes of the job, in the same statement (one round trip).
-    stored = (
-        insert(provider_request)
-        .values(id=request_id, job_id=row.id, attempt=row.attempts)
-        .returning(provider_request.c.id)
-        .cte("stored")
-    )
-    async with gen.autocommit.connect() as connection:
-        recorded = (
-            await connection.execute(
-                update(job)
-                .add_cte(stored)
-                .where(
-                    job.c.id == row.id,
-                    job.c.status == JobStatus.RUNNING.value,
-                    job.c.provider_request_id.is_(None),
-                )
-                .values(provider_request_id=request_id, provider_checked_at=func.now())
-                .returning(job.c.id)
-            )
-        ).first()
+    async with db.connection(gen.engine) as driver:
+        recorded = await driver.fetchval(_RECORD_REQUEST, request_id, row.id, row.attempts)
     if recorded is None:
         # The job was cancelled while it was being submitted: stop the provider's work too.
         await _cancel_at_provider(gen, row.provider_endpoint, request_id)
@@ -787,28 +796,31 @@ async def _cancel_at_provider(gen: Generation, endpoint: str, request_id: str) -
         log.warning("provider cancel failed", extra={"providerRequestId": request_id, "error": str(error)})
 
 
+# The job a provider request belongs to, with its team's plan as the scheduler last read it.
+_JOB_OF_REQUEST = """
+SELECT job.*, team_schedule.plan_rank FROM generation.job
+JOIN generation.provider_request ON provider_request.job_id = job.id
+JOIN generation.team_schedule ON team_schedule.team_id = job.team_id
+WHERE provider_request.id = $1
+"""
+
+
 async def complete_provider_request(
     gen: Generation, provider_request_id: str, ok: bool, payload_json: bytes, error: str
 ) -> JobView:
     """Record a provider's verified terminal report once; repeats return the finished job."""
-    async with gen.autocommit.connect() as connection:
+    async with db.connection(gen.engine) as driver:
         # The team's plan as the scheduler last read it from credits (at the job's creation, and
         # again at its dispatch when older than PLAN_LIMITS_MAX_AGE) sets its images' retention.
-        row = (
-            await connection.execute(
-                select(job, team_schedule.c.plan_rank)
-                .join(provider_request, provider_request.c.job_id == job.c.id)
-                .join(team_schedule, team_schedule.c.team_id == job.c.team_id)
-                .where(provider_request.c.id == provider_request_id)
-            )
-        ).one_or_none()
-        if row is None:
+        record = await driver.fetchrow(_JOB_OF_REQUEST, provider_request_id)
+        if record is None:
             # The webhook can beat the worker's write of the request id; the provider retries.
             raise NotFound("provider_request_not_found", f"no job has provider request {provider_request_id}")
+        row = db.Record(record)
         job_id_var.set(row.id)
         # A finished job, or a report about an attempt that was since superseded, changes nothing.
         if JobStatus(row.status).is_terminal or row.provider_request_id != provider_request_id:
-            return await _load(connection, row.id)
+            return await _load(driver, row.id)
 
     try:
         payload = json.loads(payload_json) if payload_json else None
@@ -827,31 +839,23 @@ async def complete_provider_request(
             await gen.peers.import_image(row.team_id, plan, row.id, position, source.url)
             for position, source in enumerate(sources)
         ]
-        async with gen.engine.begin() as connection:
-            if await _finish(
-                connection,
+        images = [
+            FinishedImage(image.file_id, image.width, image.height, image.content_type, source.nsfw)
+            for image, source in zip(stored, sources, strict=True)
+        ]
+        return await _finished_or_loaded(
+            gen,
+            row,
+            await _finish(
+                gen,
                 row,
                 JobStatus.COMPLETED,
                 "provider succeeded",
                 charge=charge_for(row.estimated_credits_hundredths, sources),
                 progress=1.0,
-            ):
-                await connection.execute(
-                    insert(job_image),
-                    [
-                        {
-                            "job_id": row.id,
-                            "position": position,
-                            "file_id": image.file_id,
-                            "width": image.width,
-                            "height": image.height,
-                            "content_type": image.content_type,
-                            "nsfw": source.nsfw,
-                        }
-                        for position, (image, source) in enumerate(zip(stored, sources, strict=True))
-                    ],
-                )
-            return await _load(connection, row.id)
+                images=images,
+            ),
+        )
 
     message = provider_error_message(error, payload)
     error_type = payload.get("error_type") if isinstance(payload, dict) else None
@@ -860,7 +864,15 @@ async def complete_provider_request(
     return await _fail(gen, row, "provider_error", message)
 
 
-async def _complete_training(gen: Generation, row: Row, payload: Any) -> JobView:
+async def _finished_or_loaded(gen: Generation, row: JobRow, finished: JobView | None) -> JobView:
+    """The job this call finished, or as another report (or a cancel) left it."""
+    if finished is not None:
+        return finished
+    async with db.connection(gen.engine) as driver:
+        return await _load(driver, row.id)
+
+
+async def _complete_training(gen: Generation, row: JobRow, payload: Any) -> JobView:
     """Copy the trained weights (and config) into our bucket, then complete the job with them:
     a provider's URL is never the only copy of what a team paid for."""
     try:
@@ -877,67 +889,63 @@ async def _complete_training(gen: Generation, row: Row, payload: Any) -> JobView
         output["config_file_id"] = await gen.peers.import_file(
             row.team_id, storage_pb2.FILE_KIND_MODEL_CONFIG, owner, trained.config_url, f"{row.id}/config"
         )
-    async with gen.engine.begin() as connection:
-        await _finish(
-            connection,
-            row,
-            JobStatus.COMPLETED,
-            "provider succeeded",
-            charge=row.estimated_credits_hundredths,
-            progress=1.0,
-            output=output,
-        )
-        return await _load(connection, row.id)
+    finished = await _finish(
+        gen,
+        row,
+        JobStatus.COMPLETED,
+        "provider succeeded",
+        charge=row.estimated_credits_hundredths,
+        progress=1.0,
+        output=output,
+    )
+    return await _finished_or_loaded(gen, row, finished)
 
 
-async def _schedule_retry(gen: Generation, row: Row, provider_request_id: str, message: str) -> JobView:
+# Submit again later; conditional on the failed request, so a repeated report schedules once.
+_SCHEDULE_RETRY = """
+WITH scheduled AS (
+    UPDATE generation.job SET provider_request_id = NULL, next_attempt_at = now() + $3::interval
+    WHERE id = $1 AND status = 'running' AND provider_request_id = $2
+    RETURNING *
+), transition AS (
+    INSERT INTO generation.job_transition (job_id, from_status, to_status, reason)
+    SELECT id, 'running', 'running', $4 FROM scheduled
+)
+SELECT * FROM scheduled
+"""
+
+
+async def _schedule_retry(gen: Generation, row: JobRow, provider_request_id: str, message: str) -> JobView:
     """Submit again later; conditional on the failed request, so a repeated report schedules once."""
-    async with gen.engine.begin() as connection:
-        scheduled = (
-            await connection.execute(
-                update(job)
-                .where(
-                    job.c.id == row.id,
-                    job.c.status == JobStatus.RUNNING.value,
-                    job.c.provider_request_id == provider_request_id,
-                )
-                .values(
-                    provider_request_id=None,
-                    next_attempt_at=func.now() + timedelta(seconds=_backoff(row.attempts)),
-                )
-                .returning(job.c.id)
-            )
-        ).first()
-        if scheduled is not None:
-            await connection.execute(
-                insert(job_transition).values(
-                    job_id=row.id,
-                    from_status=JobStatus.RUNNING.value,
-                    to_status=JobStatus.RUNNING.value,
-                    reason=f"retrying after a transient provider failure: {message}"[:500],
-                )
-            )
-        return await _load(connection, row.id)
-
-
-async def _fail(gen: Generation, row: Row, code: str, message: str) -> JobView:
-    async with gen.engine.begin() as connection:
-        await _finish(
-            connection,
-            row,
-            JobStatus.FAILED,
-            "provider failed",
-            charge=0,
-            error_code=code,
-            error_message=message,
+    async with db.connection(gen.engine) as driver:
+        scheduled = await driver.fetchrow(
+            _SCHEDULE_RETRY,
+            row.id,
+            provider_request_id,
+            timedelta(seconds=_backoff(row.attempts)),
+            f"retrying after a transient provider failure: {message}"[:500],
         )
-        return await _load(connection, row.id)
+        return JobView(db.Record(scheduled)) if scheduled is not None else await _load(driver, row.id)
+
+
+async def _fail(gen: Generation, row: JobRow, code: str, message: str) -> JobView:
+    finished = await _finish(
+        gen,
+        row,
+        JobStatus.FAILED,
+        "provider failed",
+        charge=0,
+        error_code=code,
+        error_message=message,
+    )
+    return await _finished_or_loaded(gen, row, finished)
 
 
 async def _claim_running(gen: Generation, condition, batch_size: int, returning, **values) -> list[Row]:
     """Claim up to `batch_size` running jobs matching `condition` by updating them with `values`;
-    SKIP LOCKED lets several workers share the work without taking the same job."""
-    async with gen.engine.begin() as connection:
+    SKIP LOCKED lets several workers share the work without taking the same job. One statement,
+    atomic on its own: no BEGIN and COMMIT round trips."""
+    async with gen.autocommit.connect() as connection:
         return (
             await connection.execute(
                 update(job)
@@ -1017,7 +1025,7 @@ async def _record_progress(gen: Generation, job_id: str, request_id: str, progre
     """Progress only moves forward, and only for the attempt that reported it."""
     if progress is None:
         return
-    async with gen.engine.begin() as connection:
+    async with gen.autocommit.connect() as connection:
         await connection.execute(
             update(job)
             .where(
@@ -1037,17 +1045,20 @@ def _in_job_trace(traceparent: str | None, name: str):
 
 async def cancel_job(gen: Generation, team_id: str, job_id: str) -> JobView:
     """Cancel a queued or running job and release its credits; cancelling again returns the same job."""
-    async with gen.engine.begin() as connection:
-        view = await _load(connection, job_id, team_id)
-        status = JobStatus(view.row.status)
-        if status is JobStatus.CANCELLED:
-            return view
-        if status.is_terminal:
-            raise FailedPrecondition("job_finished", f"the job has already {status.value}")
-        await _finish(connection, view.row, JobStatus.CANCELLED, "cancelled by the team", charge=0)
-        cancelled = await _load(connection, job_id)
-    if cancelled.row.status == JobStatus.CANCELLED.value and view.row.provider_request_id:
-        await _cancel_at_provider(gen, view.row.provider_endpoint, view.row.provider_request_id)
+    async with db.connection(gen.engine) as driver:
+        record = await driver.fetchrow(_GET_TEAM_JOB, job_id, team_id)
+    if record is None:
+        raise NotFound("job_not_found", f"job {job_id} does not exist")
+    row = db.Record(record)
+    status = JobStatus(row.status)
+    if status is JobStatus.CANCELLED:
+        return JobView(row)  # a cancelled job has no images and no place in the queue
+    if status.is_terminal:
+        raise FailedPrecondition("job_finished", f"the job has already {status.value}")
+    finished = await _finish(gen, row, JobStatus.CANCELLED, "cancelled by the team", charge=0)
+    cancelled = await _finished_or_loaded(gen, row, finished)
+    if cancelled.row.status == JobStatus.CANCELLED.value and cancelled.row.provider_request_id:
+        await _cancel_at_provider(gen, cancelled.row.provider_endpoint, cancelled.row.provider_request_id)
     return cancelled
 
 

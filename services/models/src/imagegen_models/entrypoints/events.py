@@ -4,21 +4,19 @@ A message is acknowledged only after its transition commits (and a removed model
 succeeds); a failure is retried by redelivery, which the conditional transitions make harmless.
 
 Nearly every event is an image job's, which needs nothing here but its ack. Messages are therefore
-taken in batches: faststream's per-message path (parsing, middlewares, metrics) runs once per batch,
-and each training event gets the span and log context that path would have given it.
+taken in batches (imagegen_platform.events.Broker.batch_subscriber), and each training event runs
+in its job's span and log context (message_context).
 """
 
 import logging
 from collections.abc import Awaitable
 
-from faststream.middlewares import AckPolicy
-from faststream.nats import ConsumerConfig, NatsBroker, PullSub
 from imagegen.generation.v1 import events_pb2, generation_pb2
 from imagegen_platform.events import (
     GENERATION_STREAM,
     JOB_FINISHED_SUBJECT,
     JOB_STARTED_SUBJECT,
-    Batch,
+    Broker,
     message_context,
 )
 from nats.aio.msg import Msg
@@ -37,16 +35,9 @@ _FINISHED_STATUSES = {
 }
 
 
-def _subscriber(broker: NatsBroker, subject: str, durable: str):
-    return broker.subscriber(
-        subject,
-        stream=GENERATION_STREAM,
-        durable=durable,
-        # Up to 100 messages, collected for at most 0.1 s: a training's status must follow its job
-        # promptly (its progress shows beside it); each idle cycle costs a fetch, though.
-        pull_sub=PullSub(batch_size=100, timeout=0.1, batch=True),
-        config=ConsumerConfig(ack_wait=30),
-        ack_policy=AckPolicy.MANUAL,
+def _subscriber(broker: Broker, subject: str, durable: str):
+    return broker.batch_subscriber(
+        subject, stream=GENERATION_STREAM.name, durable=durable, ack_wait_seconds=30
     )
 
 
@@ -86,10 +77,10 @@ def _training_finished(event: events_pb2.JobFinished) -> TrainingFinished:
     )
 
 
-def register_training_consumers(broker: NatsBroker, models: Models) -> None:
+def register_training_consumers(broker: Broker, models: Models) -> None:
     @_subscriber(broker, JOB_STARTED_SUBJECT, "models-job-started")
-    async def on_jobs_started(batch: Batch) -> None:
-        for msg in batch.raw_message:
+    async def on_jobs_started(messages: list[Msg]) -> None:
+        for msg in messages:
             event = events_pb2.JobStarted.FromString(msg.data)
             if event.type not in _TRAINING_JOB_TYPES:
                 await msg.ack()
@@ -98,8 +89,8 @@ def register_training_consumers(broker: NatsBroker, models: Models) -> None:
             await _handle(msg, event.job_id, work)
 
     @_subscriber(broker, JOB_FINISHED_SUBJECT, "models-job-finished")
-    async def on_jobs_finished(batch: Batch) -> None:
-        for msg in batch.raw_message:
+    async def on_jobs_finished(messages: list[Msg]) -> None:
+        for msg in messages:
             event = events_pb2.JobFinished.FromString(msg.data)
             if event.type not in _TRAINING_JOB_TYPES or event.status not in _FINISHED_STATUSES:
                 await msg.ack()

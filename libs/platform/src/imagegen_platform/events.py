@@ -115,8 +115,13 @@ class Broker(NatsBroker):
                         stream=subscription.stream,
                         config=ConsumerConfig(ack_wait=subscription.ack_wait_seconds),
                     )
-                # Returns as soon as any message is ready, with whatever else is ready by then.
-                messages = await pull.fetch(subscription.batch_size, timeout=FETCH_WAIT_SECONDS)
+                # The first message as soon as it comes, then whatever else is ready by then: a
+                # fetch of several waits until it has them all or its time is up, which would hold
+                # a lone message for the whole wait.
+                messages = await pull.fetch(1, timeout=FETCH_WAIT_SECONDS)
+                if subscription.batch_size > 1:
+                    with suppress(TimeoutError):
+                        messages += await pull.fetch(subscription.batch_size - 1, timeout=READY_WAIT_SECONDS)
             except TimeoutError:  # nats-py's TimeoutError is one too: nothing came
                 continue
             except nats.errors.Error as error:
@@ -143,8 +148,10 @@ class Broker(NatsBroker):
             EVENT_BATCH_SECONDS.labels(subscription.durable).observe(time.perf_counter() - started)
 
 
-# How long one fetch of a batch consumer waits for a first message (an idle consumer's cost).
+# How long one fetch of a batch consumer waits for a first message (an idle consumer's cost), and
+# then for the rest of the batch among the messages already there.
 FETCH_WAIT_SECONDS = 1.0
+READY_WAIT_SECONDS = 0.01
 
 
 def create_broker(nats_url: str) -> Broker:

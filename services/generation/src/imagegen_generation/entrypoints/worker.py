@@ -78,7 +78,8 @@ def register_worker(
         JOB_QUEUED_SUBJECT,
         stream=GENERATION_STREAM,
         durable="generation-worker",
-        pull_sub=PullSub(batch_size=10, timeout=1.0),
+        # One message per fetch: a fetch of several holds a lone message until its time is up.
+        pull_sub=PullSub(batch_size=1, timeout=1.0),
         config=ConsumerConfig(ack_wait=ack_wait_seconds),
         ack_policy=AckPolicy.MANUAL,
         max_workers=HELD_MESSAGES,

@@ -104,7 +104,10 @@ def register_worker(
 
     # Core NATS, not a durable consumer: every worker hears every finished job, since each freed
     # slot may let any dispatcher start a waiting job.
-    @broker.subscriber(JOB_FINISHED_SUBJECT)
+    # no_reply: the relay publishes JobFinished to JetStream as a request (its reply is the stream's
+    # ack); an answer from this core subscriber can reach the relay first, as an empty "ack" it
+    # cannot parse, failing the relay's batch.
+    @broker.subscriber(JOB_FINISHED_SUBJECT, no_reply=True)
     async def slot_freed(body: bytes) -> None:
         wakeup.set()
 

@@ -44,6 +44,12 @@ LOW_BALANCE_SUBJECT = "credits.v1.balance.low"
 PLAN_CHANGED_SUBJECT = "credits.v1.plan.changed"
 
 
+# How long one fetch of a batch consumer waits for a first message (an idle consumer's cost), and
+# then for the rest of the batch among the messages already there.
+FETCH_WAIT_SECONDS = 1.0
+READY_WAIT_SECONDS = 0.01
+
+
 BatchHandler = Callable[[list[Msg]], Awaitable[None]]
 
 
@@ -60,12 +66,13 @@ class BatchSubscription:
 class Broker(NatsBroker):
     """faststream's NatsBroker, plus batch consumers for the events every job sends.
 
-    A batch consumer takes whatever messages are ready (up to its batch size) in one call: under
-    load, faststream's per-message path (parsing, middlewares, metrics) is paid once per batch
-    rather than per message. The handler acks or naks each message itself, after its own work, so
-    a message is never acknowledged for work that did not commit. These consumers run on nats-py's
-    pull subscription directly (faststream 0.7's batch mode drops what it has fetched when a fetch
-    times out at the wrong moment, leaving those messages to the ack wait).
+    A batch consumer hands whatever messages are ready (up to its batch size) to one handler call,
+    without faststream's per-message path (parsing, middlewares, metrics): under load, that path
+    was a large share of each consumer's CPU per job. The handler acks or naks each message itself,
+    after its own work, so a message is never acknowledged for work that did not commit. These
+    consumers run on nats-py's pull subscription directly (faststream 0.7's batch mode drops what
+    it has fetched when a fetch times out at the wrong moment, leaving those messages to the ack
+    wait).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -146,12 +153,6 @@ class Broker(NatsBroker):
                 log.exception("handling a batch of events failed", extra={"consumer": subscription.durable})
                 EVENT_BATCH_FAILURES.labels(subscription.durable).inc()
             EVENT_BATCH_SECONDS.labels(subscription.durable).observe(time.perf_counter() - started)
-
-
-# How long one fetch of a batch consumer waits for a first message (an idle consumer's cost), and
-# then for the rest of the batch among the messages already there.
-FETCH_WAIT_SECONDS = 1.0
-READY_WAIT_SECONDS = 0.01
 
 
 def create_broker(nats_url: str) -> Broker:

@@ -183,7 +183,7 @@ class GenerationServicer(generation_service_pb2_grpc.GenerationServiceServicer):
 
     async def GetJob(self, request, context: grpc.aio.ServicerContext):
         """Return one of a team's jobs."""
-        view = await handlers.get_job(self.generation.autocommit, request.team_id, request.job_id)
+        view = await handlers.get_job(self.generation.engine, request.team_id, request.job_id)
         return generation_service_pb2.GetJobResponse(job=job_message(view))
 
     async def ListJobs(self, request, context: grpc.aio.ServicerContext):

@@ -91,7 +91,7 @@ def register_worker(
             await msg.ack()
             return
         try:
-            waiting = await handlers.is_queued(generation.autocommit, event.job_id)
+            waiting = await handlers.is_queued(generation.engine, event.job_id)
         except Exception:
             log.exception("reading a queued job failed; retrying", extra={"jobId": event.job_id})
             await msg.nack(delay=5.0)

@@ -109,7 +109,7 @@ RUN_TIME_SAMPLE = 20
 _GET_JOB = "SELECT * FROM generation.job WHERE id = $1"
 _GET_TEAM_JOB = "SELECT * FROM generation.job WHERE id = $1 AND team_id = $2"
 _GET_IMAGES = "SELECT * FROM generation.job_image WHERE job_id = $1 ORDER BY position"
-# The number of the team's queued jobs ahead of the job in dispatch order (as _START_NEXT orders them).
+# The number of the team's queued jobs ahead of the job in dispatch order (as _CLAIM_NEXT orders them).
 _AHEAD = (
     "(SELECT count(*) FROM generation.job ahead WHERE ahead.team_id = {job}.team_id"
     " AND ahead.status = 'queued' AND (-ahead.priority, ahead.created_at, ahead.id)"

@@ -52,13 +52,14 @@ async def new_endpoint(engine, team_id: str, url: str, events: list[str], secret
 
 @pytest.fixture
 def process(engine):
-    """The sending half of `deliver-webhooks`, with retries after 50 ms and 100 ms."""
+    """The sending half of `deliver-webhooks`, with retries after half a second (long enough that a
+    busy machine checks "not due yet" well within it)."""
     delivery = delivery_process.WebhookDelivery(
         engine=engine,
         services=None,
         sender=WebhookSender(LOOPBACK, timeout_seconds=2.0),
         cipher=CIPHER,
-        retry_schedule=[0.05, 0.1],
+        retry_schedule=[0.5, 0.5],
         lease=LEASE,
         poll_seconds=0.05,
         wakeup=asyncio.Event(),
@@ -180,9 +181,9 @@ async def test_a_failed_delivery_is_retried_after_its_delay_then_succeeds(
     await outbound_webhooks.fan_out(engine, team_id, "evt_1", "job.completed", body)
 
     assert await send_due(process) == ["pending"]
-    # Not due again before its delay (50 ms +-20%).
+    # Not due again before its delay (500 ms +-20%).
     assert await outbound_webhooks.claim_due(engine, 10, LEASE) == []
-    await asyncio.sleep(0.1)
+    await asyncio.sleep(0.6)
     assert await send_due(process) == ["succeeded"]
 
     first, second = webhook_receiver.at(path)
@@ -212,7 +213,7 @@ async def test_a_delivery_is_failed_once_its_retries_are_spent_and_redelivery_qu
         outcomes += await send_due(process)
         await asyncio.sleep(0.03)
     assert outcomes == ["pending", "pending", "failed"]
-    await asyncio.sleep(0.2)
+    await asyncio.sleep(0.7)
     assert await outbound_webhooks.claim_due(engine, 10, LEASE) == []
     [failed] = await outbound_webhooks.list_deliveries(engine, team_id, endpoint.id, ["failed"], 10)
     assert [attempt.status_code for attempt in failed.attempts] == [503, 503, 503]
